@@ -1,0 +1,35 @@
+# tccsuite: the two commands a newcomer needs are `make run` and `make test`.
+GO        ?= go
+PKGS      ?= ./...
+TEST_FLAGS ?= -race -count=1 -timeout 15m
+
+.PHONY: run test lint fmt vet bench build clean
+
+## run: start the whole suite in one process (embedded etcd and SQLite unless TCC_MYSQL_DSN is set)
+run:
+	$(GO) run ./cmd/tccsuite
+
+## test: everything CI checks: formatting, vet, and all tests under -race on MariaDB and embedded etcd
+test: lint
+	./scripts/ensure-mysql.sh
+	$(GO) test $(TEST_FLAGS) $(PKGS)
+
+lint: fmt vet
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet $(PKGS)
+
+## bench: the Go benchmarks (MariaDB must answer, see scripts/ensure-mysql.sh)
+bench:
+	./scripts/ensure-mysql.sh
+	$(GO) test -run '^$$' -bench . -benchtime 3s $(PKGS)
+
+build:
+	$(GO) build -o bin/ ./...
+
+clean:
+	rm -rf bin

@@ -1,0 +1,48 @@
+// Package tcc is the participant SDK of tccsuite: what a Go service imports to take part
+// in TCC (Try / Confirm / Cancel) global transactions driven by the tccsuite coordinator.
+//
+// # The barrier
+//
+// Barrier.Run runs a phase's business change and its barrier rows (table tcc_barrier,
+// created by Migrate) in one local database transaction, so that every phase is applied
+// at most once whatever the coordinator or the network does:
+//
+//   - a duplicate Try, Confirm or Cancel does nothing and answers as the first did;
+//   - a Cancel whose Try never committed compensates nothing (empty compensation) and
+//     blocks that Try for ever (anti-suspension): a late Try answers 409 TCC_SUSPENDED;
+//   - a Try that arrives after its X-TCC-Deadline is refused (409 TCC_EXPIRED) before it
+//     touches anything.
+//
+// Duplicates are detected through gorm's portable conflict clause on the unique key
+// (xid, branch_id, phase), on MySQL and SQLite alike; no driver error text is read.
+//
+// # The gin adapter
+//
+// Mount serves POST /tcc/{action}/{try|confirm|cancel} for one Action, decoding the
+// payload into a typed value, checking the coordinator's HMAC signature (Verifier), the
+// protocol headers and the body size, and answering by status code:
+//
+//	200  applied, duplicate or empty compensation (the body's "outcome" says which)
+//	400  TCC_BAD_HEADER, TCC_BAD_PAYLOAD        the call is malformed (a bug)
+//	401  TCC_UNAUTHORIZED                       not signed by a coordinator, or stale
+//	409  the action's code (Reject), TCC_SUSPENDED, TCC_EXPIRED
+//	413  TCC_PAYLOAD_TOO_LARGE; 415 TCC_UNSUPPORTED_MEDIA_TYPE
+//	503  TCC_RETRY     a transient database conflict (deadlock): rolled back, call again
+//	504  TCC_TIMEOUT   the call ran out of time: outcome unknown, call again
+//	500  TCC_INTERNAL  anything else: rolled back, call again
+//
+// Every refused call changes nothing.
+//
+// # Propagation
+//
+// Propagate (a gin middleware) and RestyMiddleware carry the request ID, the W3C trace
+// context and the transaction headers from an incoming request to the calls it makes.
+//
+// # Retention
+//
+// Purge removes the barrier rows of finished branches older than a retention, in
+// batches; RunPurger runs it periodically. Open branches are never purged.
+//
+// The coordinator's API types (BeginRequest, Transaction, ...) also live here, with a Go
+// client for services that start global transactions.
+package tcc
