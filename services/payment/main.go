@@ -1,0 +1,34 @@
+// Command payment is the payment service: accounts, fund holds (the TCC action
+// "charge": freeze, capture, release) and the accounts REST API. Configuration: environment variables,
+// see the README.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/tccsuite/tccsuite/services/payment/app"
+)
+
+func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, log); err != nil {
+		log.Error("payment stopped", "err", err)
+		stop()
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, log *slog.Logger) error {
+	cfg, err := app.ConfigFromEnv(os.Getenv)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	return app.Run(ctx, cfg, log)
+}
