@@ -158,7 +158,6 @@ func (a *API) put(c *gin.Context) {
 	c.JSON(http.StatusOK, toJSON(it))
 }
 
-
 // ReserveAction is the TCC action: Try reserves, Confirm sells, Cancel releases. Each
 // runs inside the barrier's transaction, so it happens once per branch whatever the
 // duplication or order of the calls.
