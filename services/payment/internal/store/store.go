@@ -5,9 +5,11 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
+	mysqldrv "github.com/go-sql-driver/mysql"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
@@ -202,14 +204,14 @@ func (s *Store) Capture(ctx context.Context, tx *gorm.DB, xid string, h domain.H
 	if res.RowsAffected != 1 {
 		return fmt.Errorf("capture %s %d: %w", h.AccountID, h.Amount, domain.ErrInconsistent)
 	}
-	ins := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&paymentRow{
+	err := tx.Create(&paymentRow{
 		OrderID: h.OrderID, XID: xid, AccountID: h.AccountID, Amount: h.Amount, CreatedAt: now,
-	})
-	if ins.Error != nil {
-		return fmt.Errorf("capture %s: record payment: %w", h.OrderID, ins.Error)
-	}
-	if ins.RowsAffected != 1 {
+	}).Error
+	if isDuplicate(err) {
 		return fmt.Errorf("capture: order %s already has a payment: %w", h.OrderID, domain.ErrInconsistent)
+	}
+	if err != nil {
+		return fmt.Errorf("capture %s: record payment: %w", h.OrderID, err)
 	}
 	return nil
 }
@@ -250,4 +252,18 @@ func (s *Store) CountPayments(ctx context.Context) (n, total int64, err error) {
 		return 0, 0, fmt.Errorf("count payments: %w", err)
 	}
 	return r.N, r.Total, nil
+}
+
+// isDuplicate reports a unique-key violation: MySQL 1062, SQLite constraint
+// (primary key 1555, unique 2067).
+func isDuplicate(err error) bool {
+	var me *mysqldrv.MySQLError
+	if errors.As(err, &me) {
+		return me.Number == 1062
+	}
+	var coder interface{ Code() int }
+	if errors.As(err, &coder) {
+		return coder.Code() == 1555 || coder.Code() == 2067
+	}
+	return false
 }
