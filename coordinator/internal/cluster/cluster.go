@@ -1,0 +1,413 @@
+// Package cluster is the coordinator's membership in etcd (DESIGN §5): one
+// concurrency.Session per instance, the instance key /tccsuite/coordinators/{instance},
+// a leased worker number /tccsuite/workers/{n} for local ID generation, the set of live
+// owners for takeover, and business locks /tccsuite/locks/{key}.
+//
+// A Member lives through epochs: one epoch per session. When a session's lease is lost
+// the epoch ends at once (its context is cancelled and the ID generator stops) and the
+// Member joins again with a new session, a new worker number and a new owner tag.
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/client/v3/concurrency"
+	"go.uber.org/zap"
+
+	"github.com/tccsuite/tccsuite/coordinator/internal/idgen"
+)
+
+// Key prefixes in etcd.
+const (
+	CoordinatorsPrefix = "/tccsuite/coordinators/"
+	WorkersPrefix      = "/tccsuite/workers/"
+	LocksPrefix        = "/tccsuite/locks/"
+)
+
+// Errors.
+var (
+	// ErrNoLease: the instance has no live session right now; it may not decide or
+	// issue IDs. Callers answer "not ready" and try later.
+	ErrNoLease = errors.New("cluster: no live etcd session")
+	// ErrLocked: a lock was still held by another transaction when the wait ended.
+	ErrLocked = errors.New("cluster: locked")
+)
+
+// Config configures a Member.
+type Config struct {
+	Endpoints []string
+	Instance  string        // unique instance name
+	Advertise string        // address other instances and operators can reach
+	TTL       time.Duration // session lease TTL
+	Log       *slog.Logger
+	// Client, when set, is used instead of dialling Endpoints (tests); the Member does
+	// not close it.
+	Client *clientv3.Client
+}
+
+// Epoch is one session of a Member. Its Context ends the moment the lease is lost or
+// the Member closes.
+type Epoch struct {
+	Session *concurrency.Session
+	Owner   string // owner tag written into transaction rows: instance#lease
+	Worker  int
+	ctx     context.Context
+	cancel  context.CancelFunc
+}
+
+// Context ends when the epoch's lease is lost.
+func (e *Epoch) Context() context.Context { return e.ctx }
+
+// Lease is the epoch's lease ID.
+func (e *Epoch) Lease() clientv3.LeaseID { return e.Session.Lease() }
+
+type instanceValue struct {
+	Addr    string    `json:"addr"`
+	Started time.Time `json:"started"`
+	Owner   string    `json:"owner"`
+	Worker  int       `json:"worker"`
+}
+
+// Member is an instance's membership. It is safe for concurrent use.
+type Member struct {
+	cfg     Config
+	cli     *clientv3.Client
+	ownCli  bool
+	log     *slog.Logger
+	gen     *idgen.Generator
+	started time.Time
+
+	mu      sync.Mutex
+	cur     *Epoch
+	changed chan struct{} // closed and replaced on every epoch change
+	closed  bool
+
+	stop context.CancelFunc
+	done chan struct{}
+	// OnEpoch, if set before Start, is called (in its own goroutine) with each new epoch.
+	OnEpoch func(*Epoch)
+}
+
+// New dials etcd (unless cfg.Client is given). Call Start to join.
+func New(cfg Config) (*Member, error) {
+	if cfg.Instance == "" {
+		return nil, errors.New("cluster: instance name required")
+	}
+	if cfg.TTL < time.Second {
+		return nil, errors.New("cluster: lease TTL must be at least 1s")
+	}
+	m := &Member{cfg: cfg, cli: cfg.Client, log: cfg.Log, gen: idgen.New(), changed: make(chan struct{}), started: time.Now().UTC()}
+	if m.log == nil {
+		m.log = slog.Default()
+	}
+	if m.cli == nil {
+		cli, err := clientv3.New(clientv3.Config{
+			Endpoints:            cfg.Endpoints,
+			DialTimeout:          5 * time.Second,
+			DialKeepAliveTime:    cfg.TTL,
+			DialKeepAliveTimeout: cfg.TTL,
+			Logger:               zap.NewNop(),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("cluster: dial etcd: %w", err)
+		}
+		m.cli, m.ownCli = cli, true
+	}
+	return m, nil
+}
+
+// Client is the etcd client.
+func (m *Member) Client() *clientv3.Client { return m.cli }
+
+// Start joins the cluster (waiting until the first epoch begins or ctx ends) and keeps
+// re-joining in the background whenever the lease is lost, until Close.
+func (m *Member) Start(ctx context.Context) error {
+	ep, err := m.join(ctx)
+	if err != nil {
+		return err
+	}
+	loopCtx, stop := context.WithCancel(context.Background())
+	m.stop, m.done = stop, make(chan struct{})
+	m.setEpoch(ep)
+	go m.loop(loopCtx, ep)
+	return nil
+}
+
+func (m *Member) loop(ctx context.Context, ep *Epoch) {
+	defer close(m.done)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ep.Session.Done():
+		}
+		m.log.Error("etcd lease lost: stopped deciding and issuing IDs; re-joining", "owner", ep.Owner)
+		m.setEpoch(nil)
+		backoff := 100 * time.Millisecond
+		for {
+			var err error
+			ep, err = m.join(ctx)
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			m.log.Warn("etcd re-join failed; retrying", "err", err, "in", backoff)
+			t := time.NewTimer(backoff)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			backoff = min(backoff*2, 5*time.Second)
+		}
+		m.setEpoch(ep)
+		m.log.Info("etcd session re-joined", "owner", ep.Owner, "worker", ep.Worker)
+	}
+}
+
+func (m *Member) setEpoch(ep *Epoch) {
+	m.mu.Lock()
+	old := m.cur
+	if m.closed && ep != nil {
+		m.mu.Unlock()
+		ep.cancel()
+		_ = ep.Session.Close()
+		return
+	}
+	m.cur = ep
+	if ep == nil {
+		m.gen.Stop()
+	} else {
+		_ = m.gen.Start(ep.Worker)
+	}
+	close(m.changed)
+	m.changed = make(chan struct{})
+	cb := m.OnEpoch
+	m.mu.Unlock()
+	if old != nil && old != ep {
+		old.cancel()
+	}
+	if ep != nil && cb != nil {
+		go cb(ep)
+	}
+}
+
+// join opens a session, claims the instance key and a worker number. The instance key
+// is claimed only if absent, so two live processes never share an instance name: a
+// restarted instance waits (retrying) until its previous lease has expired.
+func (m *Member) join(ctx context.Context) (*Epoch, error) {
+	sess, err := concurrency.NewSession(m.cli, concurrency.WithTTL(int(m.cfg.TTL.Round(time.Second)/time.Second)), concurrency.WithContext(context.Background()))
+	if err != nil {
+		return nil, fmt.Errorf("cluster: session: %w", err)
+	}
+	fail := func(err error) (*Epoch, error) {
+		_ = sess.Close()
+		return nil, err
+	}
+	owner := m.cfg.Instance + "#" + strconv.FormatInt(int64(sess.Lease()), 16)
+	worker, err := m.claimWorker(ctx, sess)
+	if err != nil {
+		return fail(err)
+	}
+	val, _ := json.Marshal(instanceValue{Addr: m.cfg.Advertise, Started: m.started, Owner: owner, Worker: worker})
+	key := CoordinatorsPrefix + m.cfg.Instance
+	resp, err := m.cli.Txn(ctx).
+		If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
+		Then(clientv3.OpPut(key, string(val), clientv3.WithLease(sess.Lease()))).
+		Commit()
+	if err != nil {
+		return fail(fmt.Errorf("cluster: register instance: %w", err))
+	}
+	if !resp.Succeeded {
+		return fail(fmt.Errorf("cluster: instance name %q is held by a live session (a previous run's lease has not expired yet, or two instances share a name)", m.cfg.Instance))
+	}
+	ectx, cancel := context.WithCancel(context.Background())
+	go func() {
+		select {
+		case <-sess.Done():
+			cancel()
+		case <-ectx.Done():
+		}
+	}()
+	return &Epoch{Session: sess, Owner: owner, Worker: worker, ctx: ectx, cancel: cancel}, nil
+}
+
+func (m *Member) claimWorker(ctx context.Context, sess *concurrency.Session) (int, error) {
+	start := rand.IntN(idgen.MaxWorkers)
+	for i := 0; i < idgen.MaxWorkers; i++ {
+		n := (start + i) % idgen.MaxWorkers
+		key := WorkersPrefix + strconv.Itoa(n)
+		resp, err := m.cli.Txn(ctx).
+			If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
+			Then(clientv3.OpPut(key, m.cfg.Instance, clientv3.WithLease(sess.Lease()))).
+			Commit()
+		if err != nil {
+			return 0, fmt.Errorf("cluster: claim worker: %w", err)
+		}
+		if resp.Succeeded {
+			return n, nil
+		}
+	}
+	return 0, errors.New("cluster: every worker number is taken")
+}
+
+// Epoch returns the current epoch, or ErrNoLease.
+func (m *Member) Epoch() (*Epoch, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cur == nil {
+		return nil, ErrNoLease
+	}
+	select {
+	case <-m.cur.ctx.Done():
+		return nil, ErrNoLease
+	default:
+	}
+	return m.cur, nil
+}
+
+// Changed returns a channel closed at the next epoch change.
+func (m *Member) Changed() <-chan struct{} {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.changed
+}
+
+// NextID returns a new XID, or ErrNoLease while the lease is lost.
+func (m *Member) NextID() (string, error) {
+	if _, err := m.Epoch(); err != nil {
+		return "", err
+	}
+	id, err := m.gen.Next()
+	if errors.Is(err, idgen.ErrStopped) {
+		return "", ErrNoLease
+	}
+	return id, err
+}
+
+// LiveOwners returns the owner tags of every instance with a live session.
+func (m *Member) LiveOwners(ctx context.Context) (map[string]bool, error) {
+	resp, err := m.cli.Get(ctx, CoordinatorsPrefix, clientv3.WithPrefix())
+	if err != nil {
+		return nil, fmt.Errorf("cluster: live owners: %w", err)
+	}
+	out := make(map[string]bool, len(resp.Kvs))
+	for _, kv := range resp.Kvs {
+		var v instanceValue
+		if json.Unmarshal(kv.Value, &v) == nil && v.Owner != "" {
+			out[v.Owner] = true
+		}
+	}
+	return out, nil
+}
+
+// Lock takes /tccsuite/locks/{key} for xid under ep's lease, waiting while another
+// transaction holds it. It returns ErrLocked when ctx ends first, and ErrNoLease when
+// the epoch ends. A lock already held by xid is taken again (idempotent).
+func (m *Member) Lock(ctx context.Context, ep *Epoch, key, xid string) error {
+	k := LocksPrefix + key
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(ep.ctx, cancel)
+	defer stop()
+	for {
+		resp, err := m.cli.Txn(ctx).
+			If(clientv3.Compare(clientv3.CreateRevision(k), "=", 0)).
+			Then(clientv3.OpPut(k, xid, clientv3.WithLease(ep.Lease()))).
+			Else(clientv3.OpGet(k)).
+			Commit()
+		if err != nil {
+			return m.lockErr(ctx, ep, err)
+		}
+		if resp.Succeeded {
+			return nil
+		}
+		rev := resp.Header.Revision
+		if kvs := resp.Responses[0].GetResponseRange().Kvs; len(kvs) > 0 && string(kvs[0].Value) == xid {
+			if clientv3.LeaseID(kvs[0].Lease) == ep.Lease() {
+				return nil
+			}
+		}
+		// Wait for the holder to let go (delete or lease expiry), then try again.
+		wch := m.cli.Watch(clientv3.WithRequireLeader(ctx), k, clientv3.WithRev(rev+1), clientv3.WithFilterPut())
+		deleted := false
+		for wr := range wch {
+			if wr.Err() != nil {
+				break
+			}
+			if len(wr.Events) > 0 {
+				deleted = true
+				break
+			}
+		}
+		if !deleted && ctx.Err() != nil {
+			return m.lockErr(ctx, ep, ctx.Err())
+		}
+	}
+}
+
+func (m *Member) lockErr(ctx context.Context, ep *Epoch, err error) error {
+	if ep.ctx.Err() != nil {
+		return ErrNoLease
+	}
+	if ctx.Err() != nil {
+		return ErrLocked
+	}
+	return fmt.Errorf("cluster: lock: %w", err)
+}
+
+// Unlock releases key if xid holds it. It is idempotent.
+func (m *Member) Unlock(ctx context.Context, key, xid string) error {
+	k := LocksPrefix + key
+	_, err := m.cli.Txn(ctx).
+		If(clientv3.Compare(clientv3.Value(k), "=", xid)).
+		Then(clientv3.OpDelete(k)).
+		Commit()
+	if err != nil {
+		return fmt.Errorf("cluster: unlock %s: %w", key, err)
+	}
+	return nil
+}
+
+// Close ends the current epoch and revokes its lease, so that other instances take over
+// this instance's transactions at once, then closes the client (if the Member dialled it).
+func (m *Member) Close(ctx context.Context) error {
+	m.mu.Lock()
+	m.closed = true
+	ep := m.cur
+	m.mu.Unlock()
+	if m.stop != nil {
+		m.stop()
+		<-m.done
+	}
+	m.setEpoch(nil)
+	var err error
+	if ep != nil {
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err = m.cli.Revoke(rctx, ep.Lease())
+		cancel()
+		ep.cancel()
+		_ = ep.Session.Close()
+	}
+	if m.ownCli {
+		if cerr := m.cli.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("cluster: close: %w", err)
+	}
+	return nil
+}
