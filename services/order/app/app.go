@@ -1,0 +1,174 @@
+// Package app runs the order service: configuration from the environment, start-up
+// (database, migrations, clients, routes) and graceful shutdown. It is public so that
+// the all-in-one quick start can run the service in-process.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"golang.org/x/time/rate"
+	"gorm.io/gorm"
+
+	"github.com/tccsuite/tccsuite/internal/dbx"
+	"github.com/tccsuite/tccsuite/pkg/tcc"
+	"github.com/tccsuite/tccsuite/services/internal/platform"
+	"github.com/tccsuite/tccsuite/services/order/internal/adapters"
+	"github.com/tccsuite/tccsuite/services/order/internal/httpapi"
+	"github.com/tccsuite/tccsuite/services/order/internal/service"
+	"github.com/tccsuite/tccsuite/services/order/internal/store"
+)
+
+// Config is the order service's configuration. See the README for the variables.
+type Config struct {
+	// Addr is the listen address (ORDER_ADDR, default ":8080").
+	Addr string
+	platform.Common
+	// CoordinatorURL is the coordinator's base URL (ORDER_COORDINATOR_URL).
+	CoordinatorURL string
+	// CoordinatorToken, when set, is sent as a bearer token to the coordinator
+	// (ORDER_COORDINATOR_TOKEN).
+	CoordinatorToken string
+	// InventoryURL and PaymentURL are the base URLs of the catalogue and accounts look-ups
+	// (ORDER_INVENTORY_URL, ORDER_PAYMENT_URL).
+	InventoryURL string
+	PaymentURL   string
+	// TxTimeout is the global transaction's deadline (ORDER_TX_TIMEOUT, default 5s).
+	TxTimeout time.Duration
+	// Wait is "completion" (default) or "decision" (ORDER_WAIT).
+	Wait string
+	// RateLimit is the sustained POST /api/v1/orders rate per second, 0 for none
+	// (ORDER_RATE_LIMIT, default 10000); RateBurst the burst (ORDER_RATE_BURST, 1000).
+	RateLimit float64
+	RateBurst int
+	// PriceCacheTTL is how long a catalogue price is reused (ORDER_PRICE_CACHE_TTL,
+	// default 1s; 0 disables).
+	PriceCacheTTL time.Duration
+	// Listener, when set, is served instead of listening on Addr (tests, quick start).
+	Listener net.Listener
+}
+
+// ConfigFromEnv reads the configuration through getenv (os.Getenv in main).
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	e := &platform.Env{Getenv: getenv}
+	c := Config{
+		Addr:             e.String("ORDER_ADDR", ":8080"),
+		Common:           platform.CommonFromEnv(e, "ORDER_"),
+		CoordinatorURL:   e.String("ORDER_COORDINATOR_URL", "http://127.0.0.1:7070"),
+		CoordinatorToken: e.String("ORDER_COORDINATOR_TOKEN", ""),
+		InventoryURL:     e.String("ORDER_INVENTORY_URL", "http://127.0.0.1:8081"),
+		PaymentURL:       e.String("ORDER_PAYMENT_URL", "http://127.0.0.1:8082"),
+		TxTimeout:        e.Duration("ORDER_TX_TIMEOUT", 5*time.Second),
+		Wait:             e.String("ORDER_WAIT", tcc.WaitCompletion),
+		RateLimit:        e.Float("ORDER_RATE_LIMIT", 10000),
+		RateBurst:        int(e.Int("ORDER_RATE_BURST", 1000)),
+		PriceCacheTTL:    e.Duration("ORDER_PRICE_CACHE_TTL", time.Second),
+	}
+	if err := e.Err(); err != nil {
+		return Config{}, err
+	}
+	return c, c.Validate()
+}
+
+// Validate reports every problem of the configuration.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Addr == "" && c.Listener == nil {
+		errs = append(errs, errors.New("ORDER_ADDR is required"))
+	}
+	if err := c.Common.Validate("ORDER_"); err != nil {
+		errs = append(errs, err)
+	}
+	for name, u := range map[string]string{"ORDER_COORDINATOR_URL": c.CoordinatorURL, "ORDER_INVENTORY_URL": c.InventoryURL, "ORDER_PAYMENT_URL": c.PaymentURL} {
+		p, err := url.Parse(u)
+		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			errs = append(errs, fmt.Errorf("%s must be an http(s) URL, got %q", name, u))
+		}
+	}
+	if c.TxTimeout < 100*time.Millisecond || c.TxTimeout > 5*time.Minute {
+		errs = append(errs, errors.New("ORDER_TX_TIMEOUT must be in 100ms..5m"))
+	}
+	if c.Wait != tcc.WaitCompletion && c.Wait != tcc.WaitDecision {
+		errs = append(errs, fmt.Errorf("ORDER_WAIT must be %q or %q", tcc.WaitCompletion, tcc.WaitDecision))
+	}
+	if c.RateLimit < 0 {
+		errs = append(errs, errors.New("ORDER_RATE_LIMIT must not be negative"))
+	}
+	if c.RateLimit > 0 && c.RateBurst < 1 {
+		errs = append(errs, errors.New("ORDER_RATE_BURST must be at least 1"))
+	}
+	if c.PriceCacheTTL < 0 || c.PriceCacheTTL > time.Minute {
+		errs = append(errs, errors.New("ORDER_PRICE_CACHE_TTL must be in 0..1m"))
+	}
+	return errors.Join(errs...)
+}
+
+// Run runs the service until ctx ends, then shuts it down gracefully: the server stops
+// taking requests and finishes those in flight (their transactions are decided by the
+// coordinator either way), then the database closes.
+func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("order: config: %w", err)
+	}
+	log = log.With("service", "order")
+	log.Info("order starting", append([]any{"addr", cfg.Addr, "coordinator", cfg.CoordinatorURL, "inventory", cfg.InventoryURL,
+		"payment", cfg.PaymentURL, "tx_timeout", cfg.TxTimeout.String(), "wait", cfg.Wait, "rate_limit", cfg.RateLimit,
+		"rate_burst", cfg.RateBurst, "price_cache_ttl", cfg.PriceCacheTTL.String(), "coordinator_token", platform.Mask(cfg.CoordinatorToken)},
+		cfg.Common.LogAttrs()...)...)
+
+	db, err := cfg.OpenDB(ctx)
+	if err != nil {
+		return fmt.Errorf("order: %w", err)
+	}
+	defer func() {
+		if err := dbx.Close(db); err != nil {
+			log.Warn("order: close database", "err", err)
+		}
+	}()
+	if err := migrate(ctx, db); err != nil {
+		return err
+	}
+	coord := adapters.NewCoordinator(cfg.CoordinatorURL, cfg.CoordinatorToken, cfg.TxTimeout+5*time.Second)
+	h, err := newHandler(cfg, db, log, coord)
+	if err != nil {
+		return err
+	}
+	return platform.Serve(ctx, log, "order", cfg.Addr, cfg.Listener, h, cfg.ShutdownGrace, nil)
+}
+
+func migrate(ctx context.Context, db *gorm.DB) error {
+	if err := tcc.Migrate(ctx, db); err != nil {
+		return fmt.Errorf("order: %w", err)
+	}
+	return store.Migrate(ctx, db)
+}
+
+// newHandler wires the routes with the given coordinator (a fake in tests).
+func newHandler(cfg Config, db *gorm.DB, log *slog.Logger, coord service.Coordinator) (http.Handler, error) {
+	st := store.New(db)
+	lookupTimeout := 3 * time.Second
+	svc := service.New(service.Config{TxTimeout: cfg.TxTimeout, Wait: cfg.Wait}, st, coord,
+		adapters.NewCatalogue(cfg.InventoryURL, cfg.PriceCacheTTL, lookupTimeout),
+		adapters.NewAccounts(cfg.PaymentURL, lookupTimeout), log)
+	metrics := platform.NewMetrics("order")
+	engine := platform.NewEngine(log, metrics, db, httpapi.MapError)
+	participant, err := cfg.NewParticipant(db, log, metrics)
+	if err != nil {
+		return nil, fmt.Errorf("order: %w", err)
+	}
+	if err := tcc.Mount(engine, participant, service.PlaceAction(st)); err != nil {
+		return nil, fmt.Errorf("order: %w", err)
+	}
+	api := &httpapi.API{Service: svc, Store: st, MaxBodyBytes: cfg.MaxBodyBytes, Log: log}
+	if cfg.RateLimit > 0 {
+		api.Limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), cfg.RateBurst)
+	}
+	api.Routes(engine)
+	return engine, nil
+}

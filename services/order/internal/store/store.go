@@ -1,0 +1,262 @@
+// Package store keeps orders and idempotency keys in MySQL or SQLite.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/tccsuite/tccsuite/services/order/internal/domain"
+)
+
+type orderRow struct {
+	ID        string    `gorm:"column:id;primaryKey"`
+	XID       string    `gorm:"column:xid"`
+	UserID    string    `gorm:"column:user_id"`
+	SKU       string    `gorm:"column:sku"`
+	Quantity  int64     `gorm:"column:quantity"`
+	UnitPrice int64     `gorm:"column:unit_price"`
+	Amount    int64     `gorm:"column:amount"`
+	Status    string    `gorm:"column:status"`
+	CreatedAt time.Time `gorm:"column:created_at"`
+	UpdatedAt time.Time `gorm:"column:updated_at"`
+}
+
+func (orderRow) TableName() string { return "orders" }
+
+func (r orderRow) toDomain() domain.Order {
+	return domain.Order{ID: r.ID, XID: r.XID, UserID: r.UserID, SKU: r.SKU, Quantity: r.Quantity,
+		UnitPrice: r.UnitPrice, Amount: r.Amount, Status: domain.Status(r.Status), CreatedAt: r.CreatedAt}
+}
+
+type idemRow struct {
+	Key         string    `gorm:"column:idem_key;primaryKey"`
+	Fingerprint string    `gorm:"column:fingerprint"`
+	OrderID     string    `gorm:"column:order_id"`
+	XID         string    `gorm:"column:xid"`
+	Amount      int64     `gorm:"column:amount"`
+	Outcome     string    `gorm:"column:outcome"`
+	Message     string    `gorm:"column:message"`
+	CreatedAt   time.Time `gorm:"column:created_at"`
+}
+
+func (idemRow) TableName() string { return "idempotency_keys" }
+
+// IdemRecord is what an Idempotency-Key stands for: the request's fingerprint, the order
+// ID it was given and, once decided, its outcome.
+type IdemRecord struct {
+	Key         string
+	Fingerprint string
+	OrderID     string
+	XID         string
+	Amount      int64
+	Outcome     domain.Outcome
+	Message     string
+}
+
+// Store is the order service's repository.
+type Store struct {
+	db *gorm.DB
+}
+
+// New returns a Store over db.
+func New(db *gorm.DB) *Store { return &Store{db: db} }
+
+// Migrate creates the orders and idempotency_keys tables if missing; idempotent.
+func Migrate(ctx context.Context, db *gorm.DB) error {
+	var stmts []string
+	switch db.Dialector.Name() {
+	case "mysql":
+		stmts = []string{`CREATE TABLE IF NOT EXISTS orders (
+  id         VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
+  xid        VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  user_id    VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  sku        VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  quantity   BIGINT NOT NULL,
+  unit_price BIGINT NOT NULL,
+  amount     BIGINT NOT NULL,
+  status     VARCHAR(16) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  created_at DATETIME(3) NOT NULL,
+  updated_at DATETIME(3) NOT NULL,
+  KEY orders_user (user_id, created_at, id),
+  KEY orders_xid (xid)
+) ENGINE=InnoDB`, `CREATE TABLE IF NOT EXISTS idempotency_keys (
+  idem_key    VARCHAR(128) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
+  fingerprint CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  order_id    VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  xid         VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL DEFAULT '',
+  amount      BIGINT NOT NULL DEFAULT 0,
+  outcome     VARCHAR(32) CHARACTER SET ascii COLLATE ascii_bin NOT NULL DEFAULT '',
+  message     VARCHAR(512) NOT NULL DEFAULT '',
+  created_at  DATETIME(3) NOT NULL,
+  KEY idempotency_created (created_at)
+) ENGINE=InnoDB`}
+	case "sqlite":
+		stmts = []string{`CREATE TABLE IF NOT EXISTS orders (
+  id         TEXT NOT NULL PRIMARY KEY,
+  xid        TEXT NOT NULL,
+  user_id    TEXT NOT NULL,
+  sku        TEXT NOT NULL,
+  quantity   INTEGER NOT NULL,
+  unit_price INTEGER NOT NULL,
+  amount     INTEGER NOT NULL,
+  status     TEXT NOT NULL,
+  created_at DATETIME NOT NULL,
+  updated_at DATETIME NOT NULL
+) WITHOUT ROWID`,
+			`CREATE INDEX IF NOT EXISTS orders_user ON orders (user_id, created_at, id)`,
+			`CREATE INDEX IF NOT EXISTS orders_xid ON orders (xid)`,
+			`CREATE TABLE IF NOT EXISTS idempotency_keys (
+  idem_key    TEXT NOT NULL PRIMARY KEY,
+  fingerprint TEXT NOT NULL,
+  order_id    TEXT NOT NULL,
+  xid         TEXT NOT NULL DEFAULT '',
+  amount      INTEGER NOT NULL DEFAULT 0,
+  outcome     TEXT NOT NULL DEFAULT '',
+  message     TEXT NOT NULL DEFAULT '',
+  created_at  DATETIME NOT NULL
+) WITHOUT ROWID`}
+	default:
+		return fmt.Errorf("order: migrate: unsupported database %q", db.Dialector.Name())
+	}
+	for _, s := range stmts {
+		if err := db.WithContext(ctx).Exec(s).Error; err != nil {
+			return fmt.Errorf("order: migrate: %w", err)
+		}
+	}
+	return nil
+}
+
+// Insert writes a new PENDING order inside tx (the order branch's Try).
+func (s *Store) Insert(ctx context.Context, tx *gorm.DB, xid string, p domain.Placement) error {
+	now := time.Now().UTC()
+	row := orderRow{ID: p.OrderID, XID: xid, UserID: p.UserID, SKU: p.SKU, Quantity: p.Quantity,
+		UnitPrice: p.UnitPrice, Amount: p.Amount, Status: string(domain.StatusPending), CreatedAt: now, UpdatedAt: now}
+	if err := tx.WithContext(ctx).Create(&row).Error; err != nil {
+		return fmt.Errorf("insert order %s: %w", p.OrderID, err)
+	}
+	return nil
+}
+
+// Finish moves a PENDING order to status inside tx (Confirm or Cancel). It fails with
+// ErrInconsistent if the order is missing or already in the other final state.
+func (s *Store) Finish(ctx context.Context, tx *gorm.DB, orderID string, status domain.Status) error {
+	tx = tx.WithContext(ctx)
+	res := tx.Exec("UPDATE orders SET status = ?, updated_at = ? WHERE id = ? AND status = ?",
+		string(status), time.Now().UTC(), orderID, string(domain.StatusPending))
+	if res.Error != nil {
+		return fmt.Errorf("finish order %s: %w", orderID, res.Error)
+	}
+	if res.RowsAffected == 1 {
+		return nil
+	}
+	o, err := get(tx, orderID)
+	if err != nil {
+		return fmt.Errorf("finish order %s: %w: %w", orderID, domain.ErrInconsistent, err)
+	}
+	if o.Status == status {
+		return nil
+	}
+	return fmt.Errorf("finish order %s as %s: it is %s: %w", orderID, status, o.Status, domain.ErrInconsistent)
+}
+
+// Get returns one order, or domain.ErrNotFound.
+func (s *Store) Get(ctx context.Context, id string) (domain.Order, error) {
+	return get(s.db.WithContext(ctx), id)
+}
+
+func get(tx *gorm.DB, id string) (domain.Order, error) {
+	var row orderRow
+	err := tx.Where("id = ?", id).Take(&row).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return domain.Order{}, fmt.Errorf("get order %s: %w", id, domain.ErrNotFound)
+	}
+	if err != nil {
+		return domain.Order{}, fmt.Errorf("get order %s: %w", id, err)
+	}
+	return row.toDomain(), nil
+}
+
+// ListByUser returns up to limit of the user's orders, oldest first, after the order
+// with ID after (empty: from the start).
+func (s *Store) ListByUser(ctx context.Context, userID, after string, limit int) ([]domain.Order, error) {
+	q := s.db.WithContext(ctx).Where("user_id = ?", userID)
+	if after != "" {
+		a, err := s.Get(ctx, after)
+		if err != nil {
+			return nil, err
+		}
+		q = q.Where("(created_at > ? OR (created_at = ? AND id > ?))", a.CreatedAt, a.CreatedAt, a.ID)
+	}
+	var rows []orderRow
+	if err := q.Order("created_at, id").Limit(limit).Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("list orders of %s: %w", userID, err)
+	}
+	out := make([]domain.Order, len(rows))
+	for i, r := range rows {
+		out[i] = r.toDomain()
+	}
+	return out, nil
+}
+
+// CountByStatus returns the number of orders in each status.
+func (s *Store) CountByStatus(ctx context.Context) (map[domain.Status]int64, error) {
+	var rows []struct {
+		Status string
+		N      int64
+	}
+	if err := s.db.WithContext(ctx).Raw("SELECT status, COUNT(*) AS n FROM orders GROUP BY status").Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("count orders: %w", err)
+	}
+	out := map[domain.Status]int64{}
+	for _, r := range rows {
+		out[domain.Status(r.Status)] = r.N
+	}
+	return out, nil
+}
+
+// Claim records key for a request with fingerprint, giving it orderID, unless the key
+// is already recorded; either way it returns the key's record. Idempotent and safe
+// under concurrency: exactly one claimant's order ID wins.
+func (s *Store) Claim(ctx context.Context, key, fingerprint, orderID string) (IdemRecord, error) {
+	db := s.db.WithContext(ctx)
+	row := idemRow{Key: key, Fingerprint: fingerprint, OrderID: orderID, CreatedAt: time.Now().UTC()}
+	if err := db.Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error; err != nil {
+		return IdemRecord{}, fmt.Errorf("claim idempotency key: %w", err)
+	}
+	var got idemRow
+	if err := db.Where("idem_key = ?", key).Take(&got).Error; err != nil {
+		return IdemRecord{}, fmt.Errorf("read idempotency key: %w", err)
+	}
+	return IdemRecord{Key: got.Key, Fingerprint: got.Fingerprint, OrderID: got.OrderID, XID: got.XID,
+		Amount: got.Amount, Outcome: domain.Outcome(got.Outcome), Message: got.Message}, nil
+}
+
+// Decide records the final outcome of the key's order; later replays repeat it.
+func (s *Store) Decide(ctx context.Context, rec IdemRecord) error {
+	msg := rec.Message
+	if len(msg) > 500 {
+		msg = msg[:500]
+	}
+	err := s.db.WithContext(ctx).Exec("UPDATE idempotency_keys SET xid = ?, amount = ?, outcome = ?, message = ? WHERE idem_key = ? AND order_id = ?",
+		rec.XID, rec.Amount, string(rec.Outcome), msg, rec.Key, rec.OrderID).Error
+	if err != nil {
+		return fmt.Errorf("decide idempotency key: %w", err)
+	}
+	return nil
+}
+
+// Forget drops the key's claim if it still names orderID and is undecided, so that a
+// retry with the key places a fresh order (used after a technical failure cancelled the
+// first one: nothing of it is held).
+func (s *Store) Forget(ctx context.Context, key, orderID string) error {
+	err := s.db.WithContext(ctx).Exec("DELETE FROM idempotency_keys WHERE idem_key = ? AND order_id = ? AND outcome = ''", key, orderID).Error
+	if err != nil {
+		return fmt.Errorf("forget idempotency key: %w", err)
+	}
+	return nil
+}
