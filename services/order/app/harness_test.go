@@ -208,7 +208,9 @@ func (s *suite) do(method, url, body string, hdr map[string]string) (int, map[st
 	return resp.StatusCode, m, resp.Header
 }
 
-func (s *suite) admin() map[string]string { return map[string]string{"Authorization": "Bearer " + adminToken} }
+func (s *suite) admin() map[string]string {
+	return map[string]string{"Authorization": "Bearer " + adminToken}
+}
 
 func (s *suite) putStock(sku string, price, available int64) {
 	s.t.Helper()
