@@ -32,9 +32,6 @@ type Config struct {
 	platform.Common
 	// CoordinatorURL is the coordinator's base URL (ORDER_COORDINATOR_URL).
 	CoordinatorURL string
-	// CoordinatorToken, when set, is sent as a bearer token to the coordinator
-	// (ORDER_COORDINATOR_TOKEN).
-	CoordinatorToken string
 	// InventoryURL and PaymentURL are the base URLs of the catalogue and accounts look-ups
 	// (ORDER_INVENTORY_URL, ORDER_PAYMENT_URL).
 	InventoryURL string
@@ -58,17 +55,16 @@ type Config struct {
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	e := &platform.Env{Getenv: getenv}
 	c := Config{
-		Addr:             e.String("ORDER_ADDR", ":8080"),
-		Common:           platform.CommonFromEnv(e, "ORDER_"),
-		CoordinatorURL:   e.String("ORDER_COORDINATOR_URL", "http://127.0.0.1:7070"),
-		CoordinatorToken: e.String("ORDER_COORDINATOR_TOKEN", ""),
-		InventoryURL:     e.String("ORDER_INVENTORY_URL", "http://127.0.0.1:8081"),
-		PaymentURL:       e.String("ORDER_PAYMENT_URL", "http://127.0.0.1:8082"),
-		TxTimeout:        e.Duration("ORDER_TX_TIMEOUT", 5*time.Second),
-		Wait:             e.String("ORDER_WAIT", tcc.WaitCompletion),
-		RateLimit:        e.Float("ORDER_RATE_LIMIT", 10000),
-		RateBurst:        int(e.Int("ORDER_RATE_BURST", 1000)),
-		PriceCacheTTL:    e.Duration("ORDER_PRICE_CACHE_TTL", time.Second),
+		Addr:           e.String("ORDER_ADDR", ":8080"),
+		Common:         platform.CommonFromEnv(e, "ORDER_"),
+		CoordinatorURL: e.String("ORDER_COORDINATOR_URL", "http://127.0.0.1:7070"),
+		InventoryURL:   e.String("ORDER_INVENTORY_URL", "http://127.0.0.1:8081"),
+		PaymentURL:     e.String("ORDER_PAYMENT_URL", "http://127.0.0.1:8082"),
+		TxTimeout:      e.Duration("ORDER_TX_TIMEOUT", 5*time.Second),
+		Wait:           e.String("ORDER_WAIT", tcc.WaitCompletion),
+		RateLimit:      e.Float("ORDER_RATE_LIMIT", 10000),
+		RateBurst:      int(e.Int("ORDER_RATE_BURST", 1000)),
+		PriceCacheTTL:  e.Duration("ORDER_PRICE_CACHE_TTL", time.Second),
 	}
 	if err := e.Err(); err != nil {
 		return Config{}, err
@@ -119,7 +115,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	log = log.With("service", "order")
 	log.Info("order starting", append([]any{"addr", cfg.Addr, "coordinator", cfg.CoordinatorURL, "inventory", cfg.InventoryURL,
 		"payment", cfg.PaymentURL, "tx_timeout", cfg.TxTimeout.String(), "wait", cfg.Wait, "rate_limit", cfg.RateLimit,
-		"rate_burst", cfg.RateBurst, "price_cache_ttl", cfg.PriceCacheTTL.String(), "coordinator_token", platform.Mask(cfg.CoordinatorToken)},
+		"rate_burst", cfg.RateBurst, "price_cache_ttl", cfg.PriceCacheTTL.String()},
 		cfg.Common.LogAttrs()...)...)
 
 	db, err := cfg.OpenDB(ctx)
@@ -134,7 +130,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := migrate(ctx, db); err != nil {
 		return err
 	}
-	coord := adapters.NewCoordinator(cfg.CoordinatorURL, cfg.CoordinatorToken, cfg.TxTimeout+5*time.Second)
+	coord, err := tcc.NewClient(cfg.CoordinatorURL, tcc.WithTimeout(cfg.TxTimeout+10*time.Second), tcc.WithMaxIdleConnsPerHost(512))
+	if err != nil {
+		return fmt.Errorf("order: %w", err)
+	}
+	defer coord.Close()
 	h, err := newHandler(cfg, db, log, coord)
 	if err != nil {
 		return err

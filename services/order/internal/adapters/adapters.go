@@ -1,13 +1,12 @@
-// Package adapters holds the order service's outgoing calls: the coordinator (to begin a
-// global transaction), the inventory catalogue (prices) and the payment service
-// (account existence). Each is one pooled keep-alive resty client, created once, that
+// Package adapters holds the order service's outgoing look-ups: the inventory catalogue
+// (prices) and the payment service (account existence). The coordinator is called
+// through tcc.Client. Each is one pooled keep-alive resty client, created once, that
 // propagates the request ID and trace context.
 package adapters
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -46,46 +45,6 @@ type APIError struct {
 
 func (e *APIError) Error() string {
 	return fmt.Sprintf("HTTP %d %s: %s", e.Status, e.Code, e.Message)
-}
-
-// Coordinator begins global transactions over the coordinator's REST API. It satisfies
-// service.Coordinator, as tcc.Client does.
-type Coordinator struct {
-	c *resty.Client
-}
-
-// NewCoordinator returns a client of the coordinator at baseURL; token, when set, is
-// sent as a bearer token.
-func NewCoordinator(baseURL, token string, timeout time.Duration) *Coordinator {
-	c := NewHTTPClient(baseURL, timeout)
-	if token != "" {
-		c.SetAuthToken(token)
-	}
-	return &Coordinator{c: c}
-}
-
-// Begin starts a global transaction and waits as req.Wait says. The same idempotency key
-// returns the same transaction. An error is an *APIError for an answer, or a transport
-// error (outcome unknown: Begin again with the same key).
-func (k *Coordinator) Begin(ctx context.Context, req tcc.BeginRequest, idempotencyKey string) (*tcc.Transaction, error) {
-	var tx tcc.Transaction
-	var eb tcc.ErrorBody
-	r := k.c.R().SetContext(ctx).SetBody(req).SetResult(&tx).SetError(&eb).
-		SetHeader("Content-Type", "application/json")
-	if idempotencyKey != "" {
-		r.SetHeader("Idempotency-Key", idempotencyKey)
-	}
-	resp, err := r.Post("/v1/transactions")
-	if err != nil {
-		return nil, fmt.Errorf("begin: %w", err)
-	}
-	if resp.IsError() || resp.StatusCode() >= 300 {
-		return nil, &APIError{Status: resp.StatusCode(), Code: eb.Code, Message: eb.Message}
-	}
-	if tx.XID == "" {
-		return nil, errors.New("begin: answer without xid")
-	}
-	return &tx, nil
 }
 
 // Catalogue reads unit prices from the inventory, caching each for ttl (0: no cache).

@@ -196,6 +196,10 @@ func (s *Service) place(ctx context.Context, req domain.PlaceRequest, orderID, k
 	// point with the same claimed order ID gets the same transaction.
 	tx, err := s.coord.Begin(ctx, begin, "order:"+orderID)
 	if err != nil {
+		var ae *tcc.APIError
+		if errors.As(err, &ae) && ae.XID != "" {
+			return Placed{}, &domain.UnavailableError{Code: domain.UnavailableUndecided, Reason: "the transaction is not decided yet", OrderID: orderID, XID: ae.XID, Err: err}
+		}
 		return Placed{}, &domain.UnavailableError{Code: domain.UnavailableDependency, Reason: "the coordinator is unavailable", OrderID: orderID, Err: err}
 	}
 	log := s.log.With("xid", tx.XID, "order_id", orderID, "request_id", tcc.MetaFrom(ctx).RequestID)
