@@ -364,3 +364,5 @@ var (
 	_ = errors.New
 	_ = fmt.Sprint
 )
+
+func errorsAs(err error, target any) bool { return errors.As(err, target) }
