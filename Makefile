@@ -3,7 +3,7 @@ GO        ?= go
 PKGS      ?= ./...
 TEST_FLAGS ?= -race -count=1 -timeout 15m
 
-.PHONY: run test lint fmt vet bench build clean
+.PHONY: run test lint fmt vet bench build clean chaos
 
 ## run: start the whole suite in one process (embedded etcd and SQLite unless TCC_MYSQL_DSN is set)
 run:
@@ -33,3 +33,11 @@ build:
 
 clean:
 	rm -rf bin
+
+## chaos: the long fault-injection run (real processes, MariaDB, etcd): ORDERS, CONCURRENCY and CHAOS_FLAGS tune it
+ORDERS ?= 5000
+CONCURRENCY ?= 32
+CHAOS_FLAGS ?=
+chaos:
+	./scripts/ensure-mysql.sh
+	$(GO) run ./cmd/tccchaos -orders $(ORDERS) -concurrency $(CONCURRENCY) $(CHAOS_FLAGS)

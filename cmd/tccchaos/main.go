@@ -1,0 +1,116 @@
+// Command tccchaos runs the suite's real binaries under injected faults (lost answers,
+// refused connections, duplicated calls, latency, coordinators killed with SIGKILL,
+// participants stopped and restarted) on MariaDB and a real etcd, places orders
+// concurrently, waits for quiescence and checks every invariant. It prints a summary
+// and exits non-zero unless the run PASSes.
+//
+//	go run ./cmd/tccchaos -orders 5000 -concurrency 32
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/tccsuite/tccsuite/internal/chaos/faultproxy"
+	"github.com/tccsuite/tccsuite/internal/chaos/harness"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "tccchaos:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("tccchaos", flag.ContinueOnError)
+	var (
+		cfg     harness.Config
+		rates   faultproxy.Rates
+		asJSON  = fs.Bool("json", false, "print the summary as JSON")
+		race    = fs.Bool("race", false, "build the binaries with the race detector")
+		workDir = fs.String("workdir", "", "directory for logs and etcd data (default: a new temporary directory)")
+		seed    = fs.Uint64("seed", uint64(time.Now().UnixNano()), "random seed (printed, so a run can be repeated)")
+	)
+	fs.StringVar(&cfg.MySQLServerDSN, "mysql", envOr("TCC_TEST_MYSQL_DSN", "root@tcp(127.0.0.1:3306)/"), "MySQL server DSN (no database)")
+	fs.IntVar(&cfg.Orders, "orders", 5000, "orders to place")
+	fs.DurationVar(&cfg.Duration, "duration", 0, "stop placing orders after this long (0: no limit)")
+	fs.IntVar(&cfg.Concurrency, "concurrency", 32, "concurrent clients")
+	fs.IntVar(&cfg.Coordinators, "coordinators", 2, "coordinator processes")
+	fs.IntVar(&cfg.SKUs, "skus", 6, "SKUs")
+	fs.IntVar(&cfg.Users, "users", 12, "users (half of them poor)")
+	fs.Int64Var(&cfg.Stock, "stock", 0, "initial stock per SKU (0: about 40% of the expected demand, so SKUs sell out)")
+	fs.Float64Var(&rates.Latency, "latency", 0.05, "rate of added latency per participant call")
+	fs.DurationVar(&rates.MaxLatency, "max-latency", 300*time.Millisecond, "largest added latency")
+	fs.Float64Var(&rates.LoseAnswer, "lose", 0.03, "rate of answers lost after the participant processed the call")
+	fs.Float64Var(&rates.Refuse, "refuse", 0.03, "rate of connections refused")
+	fs.Float64Var(&rates.Duplicate, "duplicate", 0.05, "rate of calls delivered twice")
+	fs.DurationVar(&cfg.KillEvery, "kill-every", 4*time.Second, "mean interval between coordinator SIGKILLs (0: none)")
+	fs.DurationVar(&cfg.RestartEvery, "restart-every", 6*time.Second, "mean interval between participant restarts (0: none)")
+	fs.DurationVar(&cfg.LeaseTTL, "lease-ttl", 2*time.Second, "coordinators' etcd lease TTL")
+	fs.DurationVar(&cfg.QuiesceTimeout, "quiesce-timeout", 5*time.Minute, "how long to wait for every transaction to end")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg.Rates = rates
+	if cfg.Stock == 0 && cfg.Orders > 0 && cfg.SKUs > 0 {
+		// Quantities are 1..3 (2 on average): offer 40% of what the orders ask for.
+		cfg.Stock = max(1, int64(cfg.Orders)*2*4/10/int64(cfg.SKUs))
+	}
+	cfg.Seed = *seed
+	cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if err := rates.Validate(); err != nil {
+		return err
+	}
+	if *workDir == "" {
+		d, err := os.MkdirTemp("", "tccchaos-")
+		if err != nil {
+			return err
+		}
+		*workDir = d
+	}
+	cfg.WorkDir = *workDir
+	root, err := harness.ModuleRoot(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "tccchaos: seed %d, logs in %s; building binaries\n", cfg.Seed, cfg.WorkDir)
+	cfg.Binaries, err = harness.BuildBinaries(ctx, root, filepath.Join(cfg.WorkDir, "bin"), *race)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	sum, err := harness.Run(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(sum)
+	} else {
+		fmt.Print(sum.String())
+		fmt.Printf("wall time           %s (seed %d)\n", time.Since(start).Round(time.Second), cfg.Seed)
+	}
+	if !sum.Pass {
+		return fmt.Errorf("invariants broken; logs in %s", cfg.WorkDir)
+	}
+	return nil
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
