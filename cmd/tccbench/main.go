@@ -1,0 +1,377 @@
+// Command tccbench drives POST /api/v1/orders of a running suite at a chosen concurrency
+// for a chosen duration, prints orders per second, latency percentiles and errors by
+// kind, and then checks the invariants of DESIGN §6 through the public GET endpoints.
+//
+//	go run ./cmd/tccbench -concurrency 50 -duration 30s -setup -admin-token demo-admin-token
+//
+// With -setup it first creates (or resets) its own SKUs and accounts through the admin
+// API, so that a run starts from known figures; without it, it uses what is there.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+type config struct {
+	orderURL, inventoryURL, paymentURL string
+	concurrency                        int
+	duration, settle                   time.Duration
+	skus, users                        []string
+	quantity                           int
+	setup                              bool
+	adminToken                         string
+	stock, balance, price              int64
+	idempotency                        bool
+}
+
+func main() {
+	var c config
+	var skus, users string
+	flag.StringVar(&c.orderURL, "order", "http://127.0.0.1:8080", "order service base URL")
+	flag.StringVar(&c.inventoryURL, "inventory", "http://127.0.0.1:8081", "inventory service base URL")
+	flag.StringVar(&c.paymentURL, "payment", "http://127.0.0.1:8082", "payment service base URL")
+	flag.IntVar(&c.concurrency, "concurrency", 50, "concurrent clients")
+	flag.DurationVar(&c.duration, "duration", 30*time.Second, "how long to place orders")
+	flag.DurationVar(&c.settle, "settle", 60*time.Second, "how long to wait for in-flight transactions to finish before checking")
+	flag.StringVar(&skus, "skus", "BENCH-1,BENCH-2,BENCH-3,BENCH-4", "SKUs to order (comma-separated)")
+	flag.StringVar(&users, "users", "", "users to order as (comma-separated; default bench-u0..bench-u{concurrency-1})")
+	flag.IntVar(&c.quantity, "quantity", 1, "quantity per order")
+	flag.BoolVar(&c.setup, "setup", false, "create or reset the SKUs and accounts first (needs -admin-token)")
+	flag.StringVar(&c.adminToken, "admin-token", os.Getenv("TCC_ADMIN_TOKEN"), "admin token for -setup")
+	flag.Int64Var(&c.stock, "stock", 10_000_000, "with -setup: available units per SKU")
+	flag.Int64Var(&c.balance, "balance", 1_000_000_000_000, "with -setup: balance per account")
+	flag.Int64Var(&c.price, "price", 100, "with -setup: unit price")
+	flag.BoolVar(&c.idempotency, "idempotency", true, "send a fresh Idempotency-Key with each order")
+	flag.Parse()
+	c.skus = split(skus)
+	if users == "" {
+		for i := 0; i < c.concurrency; i++ {
+			c.users = append(c.users, fmt.Sprintf("bench-u%d", i))
+		}
+	} else {
+		c.users = split(users)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, c, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "tccbench:", err)
+		os.Exit(1)
+	}
+}
+
+func split(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+type client struct {
+	http *http.Client
+}
+
+func (c *client) do(ctx context.Context, method, url string, body []byte, hdr map[string]string, out any) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return resp.StatusCode, err
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			return resp.StatusCode, fmt.Errorf("%s %s: %d %q", method, url, resp.StatusCode, raw)
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+type stockJSON struct {
+	SKU                       string
+	Available, Reserved, Sold int64
+}
+
+type accountJSON struct {
+	ID                        string
+	Balance, Frozen, Captured int64
+}
+
+type snapshot struct {
+	stock    map[string]stockJSON
+	accounts map[string]accountJSON
+	payments int64
+}
+
+func (c *client) snapshot(ctx context.Context, cfg config) (snapshot, error) {
+	s := snapshot{stock: map[string]stockJSON{}, accounts: map[string]accountJSON{}}
+	for _, sku := range cfg.skus {
+		var it stockJSON
+		if st, err := c.do(ctx, "GET", cfg.inventoryURL+"/api/v1/stock/"+sku, nil, nil, &it); err != nil || st != 200 {
+			return s, fmt.Errorf("stock %s: %d %v", sku, st, err)
+		}
+		s.stock[sku] = it
+	}
+	for _, u := range cfg.users {
+		var a accountJSON
+		if st, err := c.do(ctx, "GET", cfg.paymentURL+"/api/v1/accounts/"+u, nil, nil, &a); err != nil || st != 200 {
+			return s, fmt.Errorf("account %s: %d %v", u, st, err)
+		}
+		s.accounts[u] = a
+	}
+	var stats struct{ Count int64 }
+	if st, err := c.do(ctx, "GET", cfg.paymentURL+"/api/v1/payments/stats", nil, nil, &stats); err != nil || st != 200 {
+		return s, fmt.Errorf("payment stats: %d %v", st, err)
+	}
+	s.payments = stats.Count
+	return s, nil
+}
+
+func run(ctx context.Context, cfg config, out io.Writer) error {
+	if cfg.concurrency < 1 || cfg.duration <= 0 || len(cfg.skus) == 0 || len(cfg.users) == 0 || cfg.quantity < 1 {
+		return errors.New("need concurrency ≥ 1, a positive duration, SKUs, users and quantity ≥ 1")
+	}
+	c := &client{http: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		MaxIdleConns: cfg.concurrency * 2, MaxIdleConnsPerHost: cfg.concurrency * 2, IdleConnTimeout: 90 * time.Second,
+	}}}
+	if cfg.setup {
+		admin := map[string]string{"Authorization": "Bearer " + cfg.adminToken}
+		for _, sku := range cfg.skus {
+			body := fmt.Appendf(nil, `{"price":%d,"available":%d}`, cfg.price, cfg.stock)
+			if st, err := c.do(ctx, "PUT", cfg.inventoryURL+"/api/v1/stock/"+sku, body, admin, nil); err != nil || st != 200 {
+				return fmt.Errorf("setup stock %s: %d %v", sku, st, err)
+			}
+		}
+		for _, u := range cfg.users {
+			body := fmt.Appendf(nil, `{"balance":%d}`, cfg.balance)
+			if st, err := c.do(ctx, "PUT", cfg.paymentURL+"/api/v1/accounts/"+u, body, admin, nil); err != nil || st != 200 {
+				return fmt.Errorf("setup account %s: %d %v", u, st, err)
+			}
+		}
+	}
+	before, err := c.snapshot(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("before the run: %w", err)
+	}
+
+	fmt.Fprintf(out, "tccbench: %d clients for %s against %s (%d SKUs, %d users, quantity %d)\n",
+		cfg.concurrency, cfg.duration, cfg.orderURL, len(cfg.skus), len(cfg.users), cfg.quantity)
+	type result struct {
+		kind    string
+		latency time.Duration
+	}
+	rctx, cancel := context.WithTimeout(ctx, cfg.duration)
+	defer cancel()
+	results := make([][]result, cfg.concurrency)
+	var seq atomic.Int64
+	runID := time.Now().UnixNano()
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := 0; w < cfg.concurrency; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for rctx.Err() == nil {
+				n := seq.Add(1)
+				user := cfg.users[int(n)%len(cfg.users)]
+				sku := cfg.skus[int(n/int64(len(cfg.users)))%len(cfg.skus)]
+				body := fmt.Appendf(nil, `{"user_id":%q,"sku":%q,"quantity":%d}`, user, sku, cfg.quantity)
+				hdr := map[string]string{}
+				if cfg.idempotency {
+					hdr["Idempotency-Key"] = fmt.Sprintf("bench-%d-%d", runID, n)
+				}
+				var eb struct{ Code string }
+				t0 := time.Now()
+				// The orders are not bound to rctx: one sent is let finish, so that the
+				// run's end does not abandon requests mid-way.
+				st, err := c.do(context.WithoutCancel(rctx), "POST", cfg.orderURL+"/api/v1/orders", body, hdr, &eb)
+				kind := fmt.Sprintf("%d %s", st, eb.Code)
+				switch {
+				case err != nil && st == 0:
+					kind = "transport error"
+				case st == 201:
+					kind = "201 CONFIRMED"
+				}
+				results[w] = append(results[w], result{kind, time.Since(t0)})
+			}
+		}(w)
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+
+	kinds := map[string]int{}
+	var all, ok []time.Duration
+	for _, rs := range results {
+		for _, r := range rs {
+			kinds[r.kind]++
+			all = append(all, r.latency)
+			if r.kind == "201 CONFIRMED" {
+				ok = append(ok, r.latency)
+			}
+		}
+	}
+	fmt.Fprintf(out, "\n%d requests in %s: %.0f requests/s, %.0f confirmed orders/s\n",
+		len(all), elapsed.Round(time.Millisecond), float64(len(all))/elapsed.Seconds(), float64(len(ok))/elapsed.Seconds())
+	fmt.Fprintf(out, "latency, all requests:       %s\n", percentiles(all))
+	fmt.Fprintf(out, "latency, confirmed orders:   %s\n", percentiles(ok))
+	fmt.Fprintln(out, "answers by kind:")
+	keys := make([]string, 0, len(kinds))
+	for k := range kinds {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(out, "  %-40s %d\n", k, kinds[k])
+	}
+
+	// Invariants, once every transaction finished (reserved and frozen drain to 0).
+	fmt.Fprintf(out, "\nchecking invariants (waiting up to %s for in-flight transactions)...\n", cfg.settle)
+	var after snapshot
+	deadline := time.Now().Add(cfg.settle)
+	for wait := 50 * time.Millisecond; ; wait = min(wait*2, time.Second) {
+		after, err = c.snapshot(ctx, cfg)
+		if err != nil {
+			return fmt.Errorf("after the run: %w", err)
+		}
+		if atRest(after) || time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+	var violations []string
+	for sku, b := range before.stock {
+		a := after.stock[sku]
+		if a.Available+a.Reserved+a.Sold != b.Available+b.Reserved+b.Sold {
+			violations = append(violations, fmt.Sprintf("stock %s: available+reserved+sold %d, was %d", sku, a.Available+a.Reserved+a.Sold, b.Available+b.Reserved+b.Sold))
+		}
+		if a.Reserved != 0 {
+			violations = append(violations, fmt.Sprintf("stock %s: %d still reserved", sku, a.Reserved))
+		}
+	}
+	var soldUnits, capturedDelta int64
+	for sku, a := range after.stock {
+		soldUnits += a.Sold - before.stock[sku].Sold
+	}
+	for u, b := range before.accounts {
+		a := after.accounts[u]
+		if a.Balance+a.Frozen+a.Captured != b.Balance+b.Frozen+b.Captured {
+			violations = append(violations, fmt.Sprintf("account %s: balance+frozen+captured %d, was %d", u, a.Balance+a.Frozen+a.Captured, b.Balance+b.Frozen+b.Captured))
+		}
+		if a.Frozen != 0 {
+			violations = append(violations, fmt.Sprintf("account %s: %d still frozen", u, a.Frozen))
+		}
+		capturedDelta += a.Captured - b.Captured
+	}
+	confirmed := int64(kinds["201 CONFIRMED"])
+	if soldUnits != confirmed*int64(cfg.quantity) {
+		violations = append(violations, fmt.Sprintf("%d units sold for %d confirmed orders of %d", soldUnits, confirmed, cfg.quantity))
+	}
+	if n := after.payments - before.payments; n != confirmed {
+		violations = append(violations, fmt.Sprintf("%d payments captured for %d confirmed orders", n, confirmed))
+	}
+	pending, err := c.countPending(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if pending != 0 {
+		violations = append(violations, fmt.Sprintf("%d orders still PENDING", pending))
+	}
+	fmt.Fprintf(out, "sold %d units, captured %d, %d payments for %d confirmed orders\n", soldUnits, capturedDelta, after.payments-before.payments, confirmed)
+	if len(violations) > 0 {
+		for _, v := range violations {
+			fmt.Fprintln(out, "  VIOLATION:", v)
+		}
+		return fmt.Errorf("%d invariant violations", len(violations))
+	}
+	fmt.Fprintln(out, "invariants hold: stock and money conserved, nothing reserved or frozen, one capture per confirmed order, no order PENDING")
+	return nil
+}
+
+func atRest(s snapshot) bool {
+	for _, it := range s.stock {
+		if it.Reserved != 0 {
+			return false
+		}
+	}
+	for _, a := range s.accounts {
+		if a.Frozen != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// countPending pages through the bench users' orders and counts PENDING ones.
+func (c *client) countPending(ctx context.Context, cfg config) (int, error) {
+	n := 0
+	for _, u := range cfg.users {
+		after := ""
+		for {
+			var page struct {
+				Orders []struct{ Status string } `json:"orders"`
+				Next   string                    `json:"next"`
+			}
+			url := cfg.orderURL + "/api/v1/orders?limit=1000&user_id=" + u
+			if after != "" {
+				url += "&after=" + after
+			}
+			if st, err := c.do(ctx, "GET", url, nil, nil, &page); err != nil || st != 200 {
+				return 0, fmt.Errorf("orders of %s: %d %v", u, st, err)
+			}
+			for _, o := range page.Orders {
+				if o.Status == "PENDING" {
+					n++
+				}
+			}
+			if page.Next == "" {
+				break
+			}
+			after = page.Next
+		}
+	}
+	return n, nil
+}
+
+func percentiles(d []time.Duration) string {
+	if len(d) == 0 {
+		return "n/a"
+	}
+	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	p := func(q float64) time.Duration {
+		return d[min(len(d)-1, int(q*float64(len(d))))].Round(10 * time.Microsecond)
+	}
+	return fmt.Sprintf("p50 %s  p95 %s  p99 %s  max %s", p(0.50), p(0.95), p(0.99), d[len(d)-1].Round(10*time.Microsecond))
+}
