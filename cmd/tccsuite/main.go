@@ -118,6 +118,8 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 				return err
 			}
 			defaults[prefix+"MYSQL_DSN"] = dsn
+			// Four pools share one server (MySQL allows 151 connections by default).
+			defaults[prefix+"DB_MAX_CONNS"] = "24"
 		} else {
 			defaults[prefix+"SQLITE_PATH"] = filepath.Join(dataDir, c+".db")
 		}

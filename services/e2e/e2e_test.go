@@ -66,7 +66,7 @@ func start(t *testing.T, run func(ctx context.Context) error) *running {
 }
 
 func common(dsn string) platform.Common {
-	return platform.Common{MySQLDSN: dsn, DBMaxConns: 32, HMACKey: hmacKey, AdminToken: adminToken,
+	return platform.Common{MySQLDSN: dsn, DBMaxConns: 16, HMACKey: hmacKey, AdminToken: adminToken,
 		MaxBodyBytes: 16 << 10, ShutdownGrace: 5 * time.Second}
 }
 
@@ -107,6 +107,7 @@ func newSuite(t *testing.T) *suite {
 		"TCC_RETRY_CAP":        "500ms",
 		"TCC_SCAN_INTERVAL":    "200ms",
 		"TCC_COMPLETION_WAIT":  "3s",
+		"TCC_DB_MAX_CONNS":     "24", // the test server allows 151 connections for every test
 	}
 	ccfg, err := coordinator.ConfigFromEnv(func(k string) string { return env[k] })
 	if err != nil {
