@@ -50,6 +50,7 @@ func run(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.SKUs, "skus", 6, "SKUs")
 	fs.IntVar(&cfg.Users, "users", 12, "users (half of them poor)")
 	fs.Int64Var(&cfg.Stock, "stock", 0, "initial stock per SKU (0: about 40% of the expected demand, so SKUs sell out)")
+	fs.Int64Var(&cfg.Balance, "balance", 0, "initial balance of the rich half of the users; the other half get a tenth (0: enough for a rich user's share of the orders)")
 	fs.Float64Var(&rates.Latency, "latency", 0.05, "rate of added latency per participant call")
 	fs.DurationVar(&rates.MaxLatency, "max-latency", 300*time.Millisecond, "largest added latency")
 	fs.Float64Var(&rates.LoseAnswer, "lose", 0.03, "rate of answers lost after the participant processed the call")
@@ -63,6 +64,11 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	cfg.Rates = rates
+	if cfg.Balance == 0 && cfg.Orders > 0 && cfg.Users > 0 {
+		// A rich user can pay for 1.2 times its share of orders at 2 units of the
+		// harness's default price each; a poor one for an eighth of it.
+		cfg.Balance = max(1000, int64(cfg.Orders)/int64(cfg.Users)*2*250*12/10)
+	}
 	if cfg.Stock == 0 && cfg.Orders > 0 && cfg.SKUs > 0 {
 		// Quantities are 1..3 (2 on average): offer 40% of what the orders ask for.
 		cfg.Stock = max(1, int64(cfg.Orders)*2*4/10/int64(cfg.SKUs))

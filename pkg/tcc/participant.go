@@ -249,6 +249,11 @@ func serve[P any](c *gin.Context, p *Participant, phase Phase, h Handler[P]) (Br
 	case dbx.IsRetryable(err):
 		log.Warn("tcc: transient database conflict; the coordinator will call again", "err", err)
 		return br, "", &callError{http.StatusServiceUnavailable, CodeRetry, "transient conflict, call again"}
+	case errors.Is(ctx.Err(), context.Canceled):
+		// The caller hung up (a coordinator cancelling the outstanding Tries after a
+		// refusal, or a lost connection): nobody reads this answer.
+		log.Info("tcc: caller went away; rolled back unless already committed", "err", err)
+		return br, "", &callError{http.StatusGatewayTimeout, CodeTimeout, "the call was abandoned; outcome unknown, call again"}
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || ctx.Err() != nil:
 		log.Warn("tcc: phase ran out of time; rolled back unless already committed", "err", err)
 		return br, "", &callError{http.StatusGatewayTimeout, CodeTimeout, "the call ran out of time; outcome unknown, call again"}

@@ -367,11 +367,11 @@ func (r *run) startSuite(ctx context.Context, etcdEndpoint string) error {
 	pay := &proc{name: "payment", bin: cfg.Binaries["payment"], addr: addr(), logPath: filepath.Join(cfg.WorkDir, "payment.log")}
 	ord := &proc{name: "order", bin: cfg.Binaries["order"], addr: addr(), logPath: filepath.Join(cfg.WorkDir, "order.log")}
 	inv.env = func(int) []string {
-		return append(baseEnv(), "INVENTORY_ADDR="+inv.addr, "INVENTORY_MYSQL_DSN="+r.dsns["inventory"],
+		return append(baseEnv(), "INVENTORY_ADDR="+inv.addr, "INVENTORY_MYSQL_DSN="+r.dsns["inventory"], "INVENTORY_DB_MAX_CONNS=16",
 			"TCC_HMAC_KEY="+hmacKey, "TCC_ADMIN_TOKEN="+adminToken)
 	}
 	pay.env = func(int) []string {
-		return append(baseEnv(), "PAYMENT_ADDR="+pay.addr, "PAYMENT_MYSQL_DSN="+r.dsns["payment"],
+		return append(baseEnv(), "PAYMENT_ADDR="+pay.addr, "PAYMENT_MYSQL_DSN="+r.dsns["payment"], "PAYMENT_DB_MAX_CONNS=16",
 			"TCC_HMAC_KEY="+hmacKey, "TCC_ADMIN_TOKEN="+adminToken)
 	}
 	for _, p := range []*proc{inv, pay, ord} {
@@ -393,6 +393,7 @@ func (r *run) startSuite(ctx context.Context, etcdEndpoint string) error {
 				"TCC_ADVERTISE_ADDR=http://"+c.addr,
 				fmt.Sprintf("TCC_INSTANCE_ID=%s-g%d", c.name, gen),
 				"TCC_MYSQL_DSN="+r.dsns["coordinator"],
+				"TCC_DB_MAX_CONNS=24", // the pools of five processes must fit MariaDB's default 151 connections
 				"TCC_ETCD_ENDPOINTS="+etcdEndpoint,
 				"TCC_LEASE_TTL="+cfg.LeaseTTL.String(),
 				"TCC_SCAN_INTERVAL="+cfg.ScanInterval.String(),
@@ -414,7 +415,7 @@ func (r *run) startSuite(ctx context.Context, etcdEndpoint string) error {
 	}
 	r.lb = lb
 	ord.env = func(int) []string {
-		return append(baseEnv(), "ORDER_ADDR="+ord.addr, "ORDER_MYSQL_DSN="+r.dsns["order"],
+		return append(baseEnv(), "ORDER_ADDR="+ord.addr, "ORDER_MYSQL_DSN="+r.dsns["order"], "ORDER_DB_MAX_CONNS=16",
 			"ORDER_COORDINATOR_URL="+lb.url(), "ORDER_INVENTORY_URL="+inv.url(), "ORDER_PAYMENT_URL="+pay.url(),
 			"ORDER_TX_TIMEOUT=3s", "ORDER_RATE_LIMIT=100000", "ORDER_RATE_BURST=100000",
 			"TCC_HMAC_KEY="+hmacKey, "TCC_ADMIN_TOKEN="+adminToken)
@@ -541,9 +542,12 @@ func (r *run) workload(ctx context.Context, sum *Summary) {
 	wg.Wait()
 }
 
+// placeWithRetries gives an order up to 30 seconds of retries, enough to ride out a
+// coordinator's lease expiry and a participant's restart.
 func (r *run) placeWithRetries(ctx context.Context, key, body string) (int, string, string) {
 	status, code := 0, "connection"
-	for attempt := 0; attempt < 40; attempt++ {
+	giveUp := time.Now().Add(30 * time.Second)
+	for attempt := 0; time.Now().Before(giveUp); attempt++ {
 		if attempt > 0 {
 			t := time.NewTimer(time.Duration(50+r.intn(200)) * time.Millisecond)
 			select {
