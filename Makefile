@@ -3,16 +3,21 @@ GO        ?= go
 PKGS      ?= ./...
 TEST_FLAGS ?= -race -count=1 -timeout 15m
 
-.PHONY: run test lint fmt vet bench build clean chaos
+.PHONY: run test lint fmt vet bench build clean chaos postman
 
 ## run: start the whole suite in one process (embedded etcd and SQLite unless TCC_MYSQL_DSN is set)
 run:
 	$(GO) run ./cmd/tccsuite
 
-## test: everything CI checks: formatting, vet, and all tests under -race on MariaDB and embedded etcd
+## test: everything CI checks: formatting, vet, all tests under -race on MariaDB and embedded etcd, the Postman walkthrough
 test: lint
 	./scripts/ensure-mysql.sh
 	$(GO) test $(TEST_FLAGS) $(PKGS)
+	./scripts/postman.sh
+
+## postman: the Postman walkthrough with the pinned newman against a fresh quick start
+postman:
+	./scripts/postman.sh
 
 lint: fmt vet
 
