@@ -85,4 +85,3 @@ func TestNoSplitDecision(t *testing.T) {
 		}
 	}
 }
-

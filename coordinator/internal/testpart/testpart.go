@@ -42,8 +42,8 @@ type Participant struct {
 	Server *httptest.Server
 	mu     sync.Mutex
 	behave func(c Call) Answer
-	calls []Call
-	seen  chan Call // every call, as it arrives (buffered)
+	calls  []Call
+	seen   chan Call // every call, as it arrives (buffered)
 }
 
 // New starts a participant; it is closed at the end of the test.
