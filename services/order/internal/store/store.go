@@ -225,8 +225,12 @@ func (s *Store) CountByStatus(ctx context.Context) (map[domain.Status]int64, err
 func (s *Store) Claim(ctx context.Context, key, fingerprint, orderID string) (IdemRecord, error) {
 	db := s.db.WithContext(ctx)
 	row := idemRow{Key: key, Fingerprint: fingerprint, OrderID: orderID, CreatedAt: time.Now().UTC()}
-	if err := db.Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error; err != nil {
-		return IdemRecord{}, fmt.Errorf("claim idempotency key: %w", err)
+	res := db.Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
+	if res.Error != nil {
+		return IdemRecord{}, fmt.Errorf("claim idempotency key: %w", res.Error)
+	}
+	if res.RowsAffected == 1 { // ours: no need to read it back
+		return IdemRecord{Key: key, Fingerprint: fingerprint, OrderID: orderID}, nil
 	}
 	var got idemRow
 	if err := db.Where("idem_key = ?", key).Take(&got).Error; err != nil {

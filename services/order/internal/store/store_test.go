@@ -1,0 +1,122 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"gorm.io/gorm"
+
+	"github.com/tccsuite/tccsuite/internal/testenv"
+	"github.com/tccsuite/tccsuite/services/order/internal/domain"
+	"github.com/tccsuite/tccsuite/services/order/internal/store"
+)
+
+func TestStoreContract(t *testing.T) {
+	for name, open := range testenv.Databases(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Run("order life", func(t *testing.T) { testOrderLife(t, open(t)) })
+			t.Run("claim race", func(t *testing.T) { testClaimRace(t, open(t)) })
+		})
+	}
+}
+
+func newStore(t *testing.T, db *gorm.DB) *store.Store {
+	t.Helper()
+	for i := 0; i < 2; i++ {
+		if err := store.Migrate(context.Background(), db); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return store.New(db)
+}
+
+func testOrderLife(t *testing.T, db *gorm.DB) {
+	ctx := context.Background()
+	s := newStore(t, db)
+	p := domain.Placement{OrderID: "o-1", UserID: "u", SKU: "S", Quantity: 2, UnitPrice: 5, Amount: 10}
+	if err := db.Transaction(func(tx *gorm.DB) error { return s.Insert(ctx, tx, "x1", p) }); err != nil {
+		t.Fatal(err)
+	}
+	o, err := s.Get(ctx, "o-1")
+	if err != nil || o.Status != domain.StatusPending || o.XID != "x1" || o.Amount != 10 {
+		t.Fatalf("%v %+v", err, o)
+	}
+	if err := db.Transaction(func(tx *gorm.DB) error { return s.Finish(ctx, tx, "o-1", domain.StatusConfirmed) }); err != nil {
+		t.Fatal(err)
+	}
+	// Finishing again the same way is harmless; the other way is an inconsistency.
+	if err := db.Transaction(func(tx *gorm.DB) error { return s.Finish(ctx, tx, "o-1", domain.StatusConfirmed) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Transaction(func(tx *gorm.DB) error { return s.Finish(ctx, tx, "o-1", domain.StatusCancelled) }); !errors.Is(err, domain.ErrInconsistent) {
+		t.Fatalf("confirmed then cancelled: %v", err)
+	}
+	if err := db.Transaction(func(tx *gorm.DB) error { return s.Finish(ctx, tx, "o-404", domain.StatusCancelled) }); !errors.Is(err, domain.ErrInconsistent) {
+		t.Fatalf("missing order: %v", err)
+	}
+	if _, err := s.Get(ctx, "o-404"); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatal(err)
+	}
+	list, err := s.ListByUser(ctx, "u", "", 10)
+	if err != nil || len(list) != 1 {
+		t.Fatalf("%v %+v", err, list)
+	}
+	counts, err := s.CountByStatus(ctx)
+	if err != nil || counts[domain.StatusConfirmed] != 1 {
+		t.Fatalf("%v %v", err, counts)
+	}
+}
+
+// testClaimRace: many claimants of one key, concurrently: exactly one order ID wins and
+// every claimant sees it.
+func testClaimRace(t *testing.T, db *gorm.DB) {
+	ctx := context.Background()
+	s := newStore(t, db)
+	var wg sync.WaitGroup
+	got := make([]string, 20)
+	errs := make([]error, 20)
+	start := make(chan struct{})
+	for i := range got {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			<-start
+			rec, err := s.Claim(ctx, "k", "fp", fmt.Sprintf("o-%d", i))
+			got[i], errs[i] = rec.OrderID, err
+		}(i)
+	}
+	close(start)
+	wg.Wait()
+	for i := range got {
+		if errs[i] != nil || got[i] != got[0] {
+			t.Fatalf("claimant %d: %q %v; first %q", i, got[i], errs[i], got[0])
+		}
+	}
+	rec := store.IdemRecord{Key: "k", OrderID: got[0], XID: "x", Amount: 5, Outcome: domain.OutcomeConfirmed}
+	if err := s.Decide(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.Claim(ctx, "k", "fp", "o-new")
+	if err != nil || again.Outcome != domain.OutcomeConfirmed || again.OrderID != got[0] || again.XID != "x" {
+		t.Fatalf("%v %+v", err, again)
+	}
+	// A decided key is never forgotten; an undecided one is.
+	if err := s.Forget(ctx, "k", got[0]); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := s.Claim(ctx, "k", "fp", "o-new"); r.OrderID != got[0] {
+		t.Fatalf("decided key forgotten: %+v", r)
+	}
+	if r, _ := s.Claim(ctx, "k2", "fp", "o-a"); r.OrderID != "o-a" {
+		t.Fatal(r)
+	}
+	if err := s.Forget(ctx, "k2", "o-a"); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := s.Claim(ctx, "k2", "fp", "o-b"); r.OrderID != "o-b" {
+		t.Fatalf("undecided key kept: %+v", r)
+	}
+}
