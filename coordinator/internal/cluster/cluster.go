@@ -155,7 +155,9 @@ func (m *Member) loop(ctx context.Context, ep *Epoch) {
 		backoff := 100 * time.Millisecond
 		for {
 			var err error
-			ep, err = m.join(ctx)
+			jctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			ep, err = m.join(jctx)
+			cancel()
 			if err == nil {
 				break
 			}
@@ -208,8 +210,18 @@ func (m *Member) setEpoch(ep *Epoch) {
 // is claimed only if absent, so two live processes never share an instance name: a
 // restarted instance waits (retrying) until its previous lease has expired.
 func (m *Member) join(ctx context.Context) (*Epoch, error) {
-	sess, err := concurrency.NewSession(m.cli, concurrency.WithTTL(int(m.cfg.TTL.Round(time.Second)/time.Second)), concurrency.WithContext(context.Background()))
+	// Grant under ctx (so an unreachable etcd fails the join instead of blocking), then
+	// let the session keep the lease alive for its whole life.
+	ttl := int64(m.cfg.TTL.Round(time.Second) / time.Second)
+	lease, err := m.cli.Grant(ctx, ttl)
 	if err != nil {
+		return nil, fmt.Errorf("cluster: grant lease: %w", err)
+	}
+	sess, err := concurrency.NewSession(m.cli, concurrency.WithLease(lease.ID), concurrency.WithTTL(int(ttl)))
+	if err != nil {
+		rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_, _ = m.cli.Revoke(rctx, lease.ID)
+		cancel()
 		return nil, fmt.Errorf("cluster: session: %w", err)
 	}
 	fail := func(err error) (*Epoch, error) {
