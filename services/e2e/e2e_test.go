@@ -124,7 +124,7 @@ func newSuite(t *testing.T) *suite {
 	s.startPayment(payLn)
 	start(t, func(ctx context.Context) error {
 		return order.Run(ctx, order.Config{Common: common(testenv.NewMySQLDSN(t)), Listener: ordLn, CoordinatorURL: s.coordURL,
-			InventoryURL: s.inventoryURL, PaymentURL: s.paymentURL, TxTimeout: 5 * time.Second, Wait: "completion",
+			InventoryURL: s.inventoryURL, PaymentURL: s.paymentURL, AccountCheck: true, TxTimeout: 5 * time.Second, Wait: "completion",
 			PriceCacheTTL: time.Second}, s.log)
 	})
 	for _, u := range []string{s.inventoryURL, s.paymentURL, s.orderURL, s.coordURL} {

@@ -36,6 +36,12 @@ type Config struct {
 	// (ORDER_INVENTORY_URL, ORDER_PAYMENT_URL).
 	InventoryURL string
 	PaymentURL   string
+	// AccountCheck makes the order service ask the payment service whether the user has
+	// an account before starting a transaction (ORDER_ACCOUNT_CHECK, default true), so an
+	// unknown user is refused with nothing written. Off, the payment Try refuses instead
+	// (the same 422 UNKNOWN_USER, with the order recorded CANCELLED) and the order service
+	// never calls the payment service (for networks that only let coordinators reach it).
+	AccountCheck bool
 	// TxTimeout is the global transaction's deadline (ORDER_TX_TIMEOUT, default 5s).
 	TxTimeout time.Duration
 	// Wait is "completion" (default) or "decision" (ORDER_WAIT).
@@ -81,7 +87,11 @@ func (c Config) Validate() error {
 	if err := c.Common.Validate("ORDER_"); err != nil {
 		errs = append(errs, err)
 	}
-	for name, u := range map[string]string{"ORDER_COORDINATOR_URL": c.CoordinatorURL, "ORDER_INVENTORY_URL": c.InventoryURL, "ORDER_PAYMENT_URL": c.PaymentURL} {
+	urls := map[string]string{"ORDER_COORDINATOR_URL": c.CoordinatorURL, "ORDER_INVENTORY_URL": c.InventoryURL}
+	if c.AccountCheck {
+		urls["ORDER_PAYMENT_URL"] = c.PaymentURL
+	}
+	for name, u := range urls {
 		p, err := url.Parse(u)
 		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
 			errs = append(errs, fmt.Errorf("%s must be an http(s) URL, got %q", name, u))
@@ -114,7 +124,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	log = log.With("service", "order")
 	log.Info("order starting", append([]any{"addr", cfg.Addr, "coordinator", cfg.CoordinatorURL, "inventory", cfg.InventoryURL,
-		"payment", cfg.PaymentURL, "tx_timeout", cfg.TxTimeout.String(), "wait", cfg.Wait, "rate_limit", cfg.RateLimit,
+		"payment", cfg.PaymentURL, "account_check", cfg.AccountCheck, "tx_timeout", cfg.TxTimeout.String(), "wait", cfg.Wait, "rate_limit", cfg.RateLimit,
 		"rate_burst", cfg.RateBurst, "price_cache_ttl", cfg.PriceCacheTTL.String()},
 		cfg.Common.LogAttrs()...)...)
 
@@ -153,9 +163,12 @@ func migrate(ctx context.Context, db *gorm.DB) error {
 func newHandler(cfg Config, db *gorm.DB, log *slog.Logger, coord service.Coordinator) (http.Handler, error) {
 	st := store.New(db)
 	lookupTimeout := 3 * time.Second
+	var accounts service.Accounts = service.NoAccountCheck{}
+	if cfg.AccountCheck {
+		accounts = adapters.NewAccounts(cfg.PaymentURL, lookupTimeout)
+	}
 	svc := service.New(service.Config{TxTimeout: cfg.TxTimeout, Wait: cfg.Wait}, st, coord,
-		adapters.NewCatalogue(cfg.InventoryURL, cfg.PriceCacheTTL, lookupTimeout),
-		adapters.NewAccounts(cfg.PaymentURL, lookupTimeout), log)
+		adapters.NewCatalogue(cfg.InventoryURL, cfg.PriceCacheTTL, lookupTimeout), accounts, log)
 	metrics := platform.NewMetrics("order")
 	engine := platform.NewEngine(log, metrics, db, httpapi.MapError)
 	participant, err := cfg.NewParticipant(db, log, metrics)

@@ -136,7 +136,7 @@ func newSuite(t *testing.T, kind dbKind, mutate func(*Config), coord func(s *sui
 		return payment.Run(ctx, payment.Config{Common: dbCommon(t, kind, "payment"), Listener: ln}, log)
 	})
 	cfg := Config{Addr: ":0", Common: dbCommon(t, kind, "order"), CoordinatorURL: "http://127.0.0.1:1", InventoryURL: s.inventoryURL,
-		PaymentURL: s.paymentURL, TxTimeout: 5 * time.Second, Wait: tcc.WaitCompletion, PriceCacheTTL: time.Second}
+		PaymentURL: s.paymentURL, AccountCheck: true, TxTimeout: 5 * time.Second, Wait: tcc.WaitCompletion, PriceCacheTTL: time.Second}
 	if mutate != nil {
 		mutate(&cfg)
 	}

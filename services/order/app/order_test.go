@@ -106,3 +106,20 @@ func TestIdempotentOrder(t *testing.T) {
 		t.Fatalf("refusal replay: %d %v / %d %v", st1, m1, st2, m2)
 	}
 }
+
+// TestWithoutAccountCheck: with ORDER_ACCOUNT_CHECK=false the order service never calls
+// the payment service; an unknown user is refused by the payment Try, with the same 422,
+// the order recorded CANCELLED and nothing held.
+func TestWithoutAccountCheck(t *testing.T) {
+	s := newSuite(t, onSQLite, func(c *Config) { c.AccountCheck, c.PaymentURL = false, "" }, nil)
+	s.putStock("WIDGET", 250, 10)
+	st, m, _ := s.order(`{"user_id":"mallory","sku":"WIDGET","quantity":1}`, "")
+	if st != 422 || m["code"] != "UNKNOWN_USER" || m["order_id"] == nil {
+		t.Fatalf("got %d %v", st, m)
+	}
+	expect(t, "stock", s.stock("WIDGET"), map[string]int64{"available": 10, "reserved": 0, "sold": 0})
+	_, o, _ := s.do("GET", s.orderURL+"/api/v1/orders/"+m["order_id"].(string), "", nil)
+	if o["status"] != "CANCELLED" {
+		t.Fatalf("order: %v", o)
+	}
+}
