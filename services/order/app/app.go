@@ -145,10 +145,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return fmt.Errorf("order: %w", err)
 	}
 	defer coord.Close()
-	h, err := newHandler(cfg, db, log, coord)
+	h, closeClients, err := newHandler(cfg, db, log, coord)
 	if err != nil {
 		return err
 	}
+	defer closeClients()
 	return platform.Serve(ctx, log, "order", cfg.Addr, cfg.Listener, h, cfg.ShutdownGrace, nil)
 }
 
@@ -159,29 +160,39 @@ func migrate(ctx context.Context, db *gorm.DB) error {
 	return store.Migrate(ctx, db)
 }
 
-// newHandler wires the routes with the given coordinator (a fake in tests).
-func newHandler(cfg Config, db *gorm.DB, log *slog.Logger, coord service.Coordinator) (http.Handler, error) {
+// newHandler wires the routes with the given coordinator (a fake in tests). The returned
+// func releases the look-up clients' connections once the server stopped.
+func newHandler(cfg Config, db *gorm.DB, log *slog.Logger, coord service.Coordinator) (http.Handler, func(), error) {
 	st := store.New(db)
 	lookupTimeout := 3 * time.Second
+	catalogue := adapters.NewCatalogue(cfg.InventoryURL, cfg.PriceCacheTTL, lookupTimeout)
+	closers := []func(){catalogue.Close}
 	var accounts service.Accounts = service.NoAccountCheck{}
 	if cfg.AccountCheck {
-		accounts = adapters.NewAccounts(cfg.PaymentURL, lookupTimeout)
+		a := adapters.NewAccounts(cfg.PaymentURL, lookupTimeout)
+		accounts, closers = a, append(closers, a.Close)
 	}
-	svc := service.New(service.Config{TxTimeout: cfg.TxTimeout, Wait: cfg.Wait}, st, coord,
-		adapters.NewCatalogue(cfg.InventoryURL, cfg.PriceCacheTTL, lookupTimeout), accounts, log)
+	closeAll := func() {
+		for _, c := range closers {
+			c()
+		}
+	}
+	svc := service.New(service.Config{TxTimeout: cfg.TxTimeout, Wait: cfg.Wait}, st, coord, catalogue, accounts, log)
 	metrics := platform.NewMetrics("order")
 	engine := platform.NewEngine(log, metrics, db, httpapi.MapError)
 	participant, err := cfg.NewParticipant(db, log, metrics)
 	if err != nil {
-		return nil, fmt.Errorf("order: %w", err)
+		closeAll()
+		return nil, nil, fmt.Errorf("order: %w", err)
 	}
 	if err := tcc.Mount(engine, participant, service.PlaceAction(st)); err != nil {
-		return nil, fmt.Errorf("order: %w", err)
+		closeAll()
+		return nil, nil, fmt.Errorf("order: %w", err)
 	}
 	api := &httpapi.API{Service: svc, Store: st, MaxBodyBytes: cfg.MaxBodyBytes, Log: log}
 	if cfg.RateLimit > 0 {
 		api.Limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), cfg.RateBurst)
 	}
 	api.Routes(engine)
-	return engine, nil
+	return engine, closeAll, nil
 }

@@ -109,6 +109,9 @@ func (k *Catalogue) Price(ctx context.Context, sku string) (int64, error) {
 	return *item.Price, nil
 }
 
+// Close releases the catalogue's idle connections.
+func (k *Catalogue) Close() { k.c.GetClient().CloseIdleConnections() }
+
 // Forget drops sku's cached price.
 func (k *Catalogue) Forget(sku string) {
 	k.mu.Lock()
@@ -130,6 +133,9 @@ type Accounts struct {
 func NewAccounts(baseURL string, timeout time.Duration) *Accounts {
 	return &Accounts{c: NewHTTPClient(baseURL, timeout), known: map[string]struct{}{}}
 }
+
+// Close releases the checker's idle connections.
+func (k *Accounts) Close() { k.c.GetClient().CloseIdleConnections() }
 
 // Check returns nil if userID has an account, domain.ErrUnknownUser if not, or a
 // transport error.
