@@ -57,9 +57,9 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 	return w.b.Write(p)
 }
 
-func (e *env) spawn(t *testing.T, bin, instance string) *proc {
+func (e *env) spawn(t *testing.T, bin, instance string, over map[string]string) *proc {
 	t.Helper()
-	vars := e.vars(t, instance, nil)
+	vars := e.vars(t, instance, over)
 	cmd := exec.Command(bin)
 	for k, v := range vars {
 		cmd.Env = append(cmd.Env, k+"="+v)
@@ -125,8 +125,8 @@ func TestCrashAndTakeover(t *testing.T) {
 		}
 		return testpart.Answer{}
 	})
-	a := e.spawn(t, bin, "crash-a")
-	b := e.spawn(t, bin, "crash-b")
+	a := e.spawn(t, bin, "crash-a", nil)
+	b := e.spawn(t, bin, "crash-b", nil)
 
 	req := func(orderAction, paymentAction string) tcc.BeginRequest {
 		return tcc.BeginRequest{
@@ -204,8 +204,9 @@ func TestCrashAndTakeover(t *testing.T) {
 		}
 	}
 
-	// (c) Graceful stop hands over at once: the lease is revoked, no TTL to wait.
-	c3 := e.spawn(t, bin, "crash-c")
+	// (c) Graceful stop hands over at once: the lease is revoked, so the survivor does not
+	// wait for the (long) TTL: only for the short grace and its next scan.
+	c3 := e.spawn(t, bin, "crash-c", map[string]string{"TCC_LEASE_TTL": "30s", "TCC_SHUTDOWN_GRACE": "200ms"})
 	tx, err := c3.c.Begin(context.Background(), func() tcc.BeginRequest {
 		r := req("flaky", "freeze")
 		r.Wait = tcc.WaitDecision
@@ -230,5 +231,9 @@ func TestCrashAndTakeover(t *testing.T) {
 	eventually(t, 10*time.Second, "B takes over the handed-over transaction", func() bool {
 		return statusOf(b.c, tx.XID) == tcc.TxConfirmed
 	})
-	t.Logf("handover finished %v after SIGTERM", time.Since(stopped))
+	took = time.Since(stopped)
+	t.Logf("handover finished %v after SIGTERM", took)
+	if took > 5*time.Second {
+		t.Fatalf("handover took %v: the lease was not revoked", took)
+	}
 }
