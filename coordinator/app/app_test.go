@@ -226,6 +226,39 @@ func TestIntegration(t *testing.T) {
 		}
 	})
 
+	t.Run("first refusal cancels the outstanding tries", func(t *testing.T) {
+		release := make(chan struct{})
+		defer close(release)
+		e.parts["payment"].SetBehave(func(c testpart.Call) testpart.Answer {
+			if c.Phase == tcc.PhaseTry {
+				return testpart.Block(release, c) // hangs until the coordinator gives up on it
+			}
+			return testpart.Answer{}
+		})
+		defer e.parts["payment"].SetBehave(nil)
+		e.parts["inventory"].SetBehave(func(c testpart.Call) testpart.Answer {
+			if c.Phase == tcc.PhaseTry {
+				return testpart.Answer{Status: http.StatusConflict, Code: "OUT_OF_STOCK"}
+			}
+			return testpart.Answer{}
+		})
+		defer e.parts["inventory"].SetBehave(nil)
+		t0 := time.Now()
+		tx, err := c.Begin(ctx, threeBranches(tcc.WaitCompletion, 20000), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if took := time.Since(t0); took > 5*time.Second {
+			t.Fatalf("the refusal did not cut the hanging Try short: %v", took)
+		}
+		if tx.Status != tcc.TxCancelled || tx.Refusal == nil || tx.Refusal.Code != "OUT_OF_STOCK" {
+			t.Fatalf("got %+v", tx)
+		}
+		if e.parts["payment"].Count(tx.XID, tcc.PhaseCancel) != 1 {
+			t.Fatal("the cancelled Try's branch got no Cancel")
+		}
+	})
+
 	t.Run("try hangs past the deadline", func(t *testing.T) {
 		release := make(chan struct{})
 		defer close(release)
