@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -246,6 +247,16 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 		default:
 			return nil
 		}
+	}
+
+	// TCC_PPROF_ADDR, when set, serves Go's profiler there (loopback only, for tuning).
+	if addr := getenv("TCC_PPROF_ADDR"); addr != "" {
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		psrv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = psrv.ListenAndServe() }()
+		defer psrv.Close()
 	}
 
 	urls := map[string]string{"coordinator": coordURL, "order": orderURL, "inventory": invURL, "payment": payURL}
