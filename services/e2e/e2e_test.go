@@ -106,7 +106,7 @@ func newSuite(t *testing.T) *suite {
 		"TCC_RETRY_BASE":       "50ms",
 		"TCC_RETRY_CAP":        "500ms",
 		"TCC_SCAN_INTERVAL":    "200ms",
-		"TCC_COMPLETION_WAIT":  "3s",
+		"TCC_COMPLETION_WAIT":  "1s",
 		"TCC_DB_MAX_CONNS":     "24", // the test server allows 151 connections for every test
 	}
 	ccfg, err := coordinator.ConfigFromEnv(func(k string) string { return env[k] })
