@@ -214,6 +214,11 @@ func (s *Service) place(ctx context.Context, req domain.PlaceRequest, orderID, k
 		log.Debug("order confirmed", "status", tx.Status)
 		return Placed{OrderID: orderID, XID: tx.XID, Amount: amount}, nil
 	case tcc.TxCancelled, tcc.TxCancelling:
+		// The order's Try may never have committed (cancelled in flight when another
+		// branch refused first): record the order as CANCELLED so it can be read back.
+		if err := s.store.RecordCancelled(context.WithoutCancel(ctx), tx.XID, p); err != nil {
+			log.Warn("order: could not record the cancelled order", "err", err)
+		}
 		if r := tx.Refusal; r != nil {
 			switch r.Code {
 			case domain.RefusedOutOfStock, domain.RefusedInsufficientFunds, domain.RefusedPriceChanged,

@@ -142,6 +142,23 @@ func (s *Store) Insert(ctx context.Context, tx *gorm.DB, xid string, p domain.Pl
 	return nil
 }
 
+// RecordCancelled writes the order as CANCELLED unless a row for it exists, so that a
+// refused order can be read back even when its Try never committed (the coordinator
+// cancelled it in flight after another branch refused). It is only called once the
+// transaction is decided Cancel, and is safe against every interleaving with the branch:
+// a Try that committed first keeps its row (its Cancel marks it CANCELLED); a Try that
+// comes later fails on the duplicate key, or is stopped by the barrier once the Cancel
+// ran, and changes nothing. Idempotent.
+func (s *Store) RecordCancelled(ctx context.Context, xid string, p domain.Placement) error {
+	now := time.Now().UTC()
+	row := orderRow{ID: p.OrderID, XID: xid, UserID: p.UserID, SKU: p.SKU, Quantity: p.Quantity,
+		UnitPrice: p.UnitPrice, Amount: p.Amount, Status: string(domain.StatusCancelled), CreatedAt: now, UpdatedAt: now}
+	if err := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error; err != nil {
+		return fmt.Errorf("record cancelled order %s: %w", p.OrderID, err)
+	}
+	return nil
+}
+
 // Finish moves a PENDING order to status inside tx (Confirm or Cancel). It fails with
 // ErrInconsistent if the order is missing or already in the other final state.
 func (s *Store) Finish(ctx context.Context, tx *gorm.DB, orderID string, status domain.Status) error {

@@ -64,6 +64,26 @@ func testOrderLife(t *testing.T, db *gorm.DB) {
 	if err != nil || len(list) != 1 {
 		t.Fatalf("%v %+v", err, list)
 	}
+	// A refused order whose Try never committed is recorded CANCELLED; a late Try then
+	// fails and changes nothing, and recording again (or over a PENDING row) is a no-op.
+	q := domain.Placement{OrderID: "o-2", UserID: "u", SKU: "S", Quantity: 1, UnitPrice: 5, Amount: 5}
+	for i := 0; i < 2; i++ {
+		if err := s.RecordCancelled(ctx, "x2", q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Transaction(func(tx *gorm.DB) error { return s.Insert(ctx, tx, "x2", q) }); err == nil {
+		t.Fatal("a late Try inserted over a recorded cancellation")
+	}
+	if o, err := s.Get(ctx, "o-2"); err != nil || o.Status != domain.StatusCancelled {
+		t.Fatalf("%v %+v", err, o)
+	}
+	if err := s.RecordCancelled(ctx, "x1", p); err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := s.Get(ctx, "o-1"); o.Status != domain.StatusConfirmed {
+		t.Fatalf("recording over an existing order changed it: %+v", o)
+	}
 	counts, err := s.CountByStatus(ctx)
 	if err != nil || counts[domain.StatusConfirmed] != 1 {
 		t.Fatalf("%v %v", err, counts)
