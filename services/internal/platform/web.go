@@ -21,10 +21,12 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	mysqldrv "github.com/go-sql-driver/mysql"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"gorm.io/gorm"
 
+	"github.com/tccsuite/tccsuite/internal/dbx"
 	"github.com/tccsuite/tccsuite/pkg/tcc"
 )
 
@@ -83,6 +85,9 @@ func Errors(log *slog.Logger, mapErr Mapper) gin.HandlerFunc {
 		var pe *Error
 		if !errors.As(err, &pe) && mapErr != nil {
 			pe = mapErr(err)
+		}
+		if pe == nil && transient(err) {
+			pe = &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: "temporarily overloaded; retry later", RetryAfter: 1, Err: err}
 		}
 		if pe == nil {
 			pe = &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "internal error", Err: err}
@@ -303,4 +308,14 @@ func Serve(ctx context.Context, log *slog.Logger, name, addr string, ln net.List
 		return fmt.Errorf("%s: serve: %w", name, err)
 	}
 	return nil
+}
+
+// transient reports a database condition after which the same request may well succeed:
+// a deadlock or lock wait timeout, SQLite busy, or MySQL out of connections (1040).
+func transient(err error) bool {
+	if dbx.IsRetryable(err) {
+		return true
+	}
+	var me *mysqldrv.MySQLError
+	return errors.As(err, &me) && me.Number == 1040
 }
