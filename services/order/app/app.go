@@ -66,6 +66,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		CoordinatorURL: e.String("ORDER_COORDINATOR_URL", "http://127.0.0.1:7070"),
 		InventoryURL:   e.String("ORDER_INVENTORY_URL", "http://127.0.0.1:8081"),
 		PaymentURL:     e.String("ORDER_PAYMENT_URL", "http://127.0.0.1:8082"),
+		AccountCheck:   e.Bool("ORDER_ACCOUNT_CHECK", true),
 		TxTimeout:      e.Duration("ORDER_TX_TIMEOUT", 5*time.Second),
 		Wait:           e.String("ORDER_WAIT", tcc.WaitCompletion),
 		RateLimit:      e.Float("ORDER_RATE_LIMIT", 10000),
