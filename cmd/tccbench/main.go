@@ -1,11 +1,21 @@
-// Command tccbench drives POST /api/v1/orders of a running suite at a chosen concurrency
-// for a chosen duration, prints orders per second, latency percentiles and errors by
-// kind, and then checks the invariants of DESIGN §6 through the public GET endpoints.
+// Command tccbench measures the suite. In orders mode (the default) it drives
+// POST /api/v1/orders of a running suite at a chosen concurrency for a chosen duration,
+// prints orders per second, latency percentiles and errors by kind, and then checks the
+// invariants of DESIGN §6 through the public GET endpoints.
 //
 //	go run ./cmd/tccbench -concurrency 50 -duration 30s -setup -admin-token demo-admin-token
 //
 // With -setup it first creates (or resets) its own SKUs and accounts through the admin
 // API, so that a run starts from known figures; without it, it uses what is there.
+//
+// In coordinator mode it measures the coordinator alone, with no-op participants: it
+// starts an embedded etcd, a coordinator on a fresh database of the MySQL server given
+// by -mysql, and three no-op participants in its own process, and drives
+// POST /v1/transactions:
+//
+//	go run ./cmd/tccbench -mode coordinator -wait decision -concurrency 50 -duration 20s
+//
+// -json prints the report as JSON.
 package main
 
 import (
@@ -19,10 +29,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"sort"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -37,6 +44,9 @@ type config struct {
 	adminToken                         string
 	stock, balance, price              int64
 	idempotency                        bool
+	mode, wait, mysql                  string
+	branches                           int
+	json                               bool
 }
 
 func main() {
@@ -57,6 +67,11 @@ func main() {
 	flag.Int64Var(&c.balance, "balance", 1_000_000_000_000, "with -setup: balance per account")
 	flag.Int64Var(&c.price, "price", 100, "with -setup: unit price")
 	flag.BoolVar(&c.idempotency, "idempotency", true, "send a fresh Idempotency-Key with each order")
+	flag.StringVar(&c.mode, "mode", "orders", "orders: the full order path of a running suite; coordinator: the coordinator alone with no-op participants")
+	flag.StringVar(&c.wait, "wait", "completion", "coordinator mode: wait for the decision or for completion")
+	flag.IntVar(&c.branches, "branches", 3, "coordinator mode: branches per transaction")
+	flag.StringVar(&c.mysql, "mysql", envOr("TCC_TEST_MYSQL_DSN", "root@tcp(127.0.0.1:3306)/"), "coordinator mode: the MySQL server (a fresh database is created and dropped)")
+	flag.BoolVar(&c.json, "json", false, "print the report as JSON")
 	flag.Parse()
 	c.skus = split(skus)
 	if users == "" {
@@ -68,10 +83,41 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, c, os.Stdout); err != nil {
+	// Progress goes to stderr when the report is JSON, so stdout stays parseable.
+	progress := io.Writer(os.Stdout)
+	if c.json {
+		progress = os.Stderr
+	}
+	var rep report
+	var err error
+	switch c.mode {
+	case "orders":
+		rep, err = run(ctx, c, progress)
+	case "coordinator":
+		if c.wait != "decision" && c.wait != "completion" {
+			err = errors.New("-wait must be decision or completion")
+		} else if c.concurrency < 1 || c.duration <= 0 || c.branches < 1 {
+			err = errors.New("need concurrency ≥ 1, a positive duration and branches ≥ 1")
+		} else {
+			rep, err = coordBench(ctx, c, progress)
+		}
+	default:
+		err = fmt.Errorf("unknown -mode %q", c.mode)
+	}
+	if rep.Mode != "" {
+		rep.print(os.Stdout, c.json)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "tccbench:", err)
 		os.Exit(1)
 	}
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
 }
 
 func split(s string) []string {
@@ -156,102 +202,60 @@ func (c *client) snapshot(ctx context.Context, cfg config) (snapshot, error) {
 	return s, nil
 }
 
-func run(ctx context.Context, cfg config, out io.Writer) error {
+// run drives the order path and checks the invariants; the report holds the figures and
+// any violation (also returned as an error).
+func run(ctx context.Context, cfg config, out io.Writer) (report, error) {
+	rep := report{Mode: "orders", Concurrency: cfg.concurrency}
 	if cfg.concurrency < 1 || cfg.duration <= 0 || len(cfg.skus) == 0 || len(cfg.users) == 0 || cfg.quantity < 1 {
-		return errors.New("need concurrency ≥ 1, a positive duration, SKUs, users and quantity ≥ 1")
+		return report{}, errors.New("need concurrency ≥ 1, a positive duration, SKUs, users and quantity ≥ 1")
 	}
-	c := &client{http: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-		MaxIdleConns: cfg.concurrency * 2, MaxIdleConnsPerHost: cfg.concurrency * 2, IdleConnTimeout: 90 * time.Second,
-	}}}
+	c := newClient(cfg.concurrency)
 	if cfg.setup {
 		admin := map[string]string{"Authorization": "Bearer " + cfg.adminToken}
 		for _, sku := range cfg.skus {
 			body := fmt.Appendf(nil, `{"price":%d,"available":%d}`, cfg.price, cfg.stock)
 			if st, err := c.do(ctx, "PUT", cfg.inventoryURL+"/api/v1/stock/"+sku, body, admin, nil); err != nil || st != 200 {
-				return fmt.Errorf("setup stock %s: %d %v", sku, st, err)
+				return rep, fmt.Errorf("setup stock %s: %d %v", sku, st, err)
 			}
 		}
 		for _, u := range cfg.users {
 			body := fmt.Appendf(nil, `{"balance":%d}`, cfg.balance)
 			if st, err := c.do(ctx, "PUT", cfg.paymentURL+"/api/v1/accounts/"+u, body, admin, nil); err != nil || st != 200 {
-				return fmt.Errorf("setup account %s: %d %v", u, st, err)
+				return rep, fmt.Errorf("setup account %s: %d %v", u, st, err)
 			}
 		}
 	}
 	before, err := c.snapshot(ctx, cfg)
 	if err != nil {
-		return fmt.Errorf("before the run: %w", err)
+		return rep, fmt.Errorf("before the run: %w", err)
 	}
 
 	fmt.Fprintf(out, "tccbench: %d clients for %s against %s (%d SKUs, %d users, quantity %d)\n",
 		cfg.concurrency, cfg.duration, cfg.orderURL, len(cfg.skus), len(cfg.users), cfg.quantity)
-	type result struct {
-		kind    string
-		latency time.Duration
-	}
 	rctx, cancel := context.WithTimeout(ctx, cfg.duration)
 	defer cancel()
-	results := make([][]result, cfg.concurrency)
-	var seq atomic.Int64
 	runID := time.Now().UnixNano()
-	var wg sync.WaitGroup
-	start := time.Now()
-	for w := 0; w < cfg.concurrency; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for rctx.Err() == nil {
-				n := seq.Add(1)
-				user := cfg.users[int(n)%len(cfg.users)]
-				sku := cfg.skus[int(n/int64(len(cfg.users)))%len(cfg.skus)]
-				body := fmt.Appendf(nil, `{"user_id":%q,"sku":%q,"quantity":%d}`, user, sku, cfg.quantity)
-				hdr := map[string]string{}
-				if cfg.idempotency {
-					hdr["Idempotency-Key"] = fmt.Sprintf("bench-%d-%d", runID, n)
-				}
-				var eb struct{ Code string }
-				t0 := time.Now()
-				// The orders are not bound to rctx: one sent is let finish, so that the
-				// run's end does not abandon requests mid-way.
-				st, err := c.do(context.WithoutCancel(rctx), "POST", cfg.orderURL+"/api/v1/orders", body, hdr, &eb)
-				kind := fmt.Sprintf("%d %s", st, eb.Code)
-				switch {
-				case err != nil && st == 0:
-					kind = "transport error"
-				case st == 201:
-					kind = "201 CONFIRMED"
-				}
-				results[w] = append(results[w], result{kind, time.Since(t0)})
-			}
-		}(w)
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-
-	kinds := map[string]int{}
-	var all, ok []time.Duration
-	for _, rs := range results {
-		for _, r := range rs {
-			kinds[r.kind]++
-			all = append(all, r.latency)
-			if r.kind == "201 CONFIRMED" {
-				ok = append(ok, r.latency)
-			}
+	res := drive(rctx, cfg.concurrency, func(_ context.Context, n int64) (string, error) {
+		user := cfg.users[int(n)%len(cfg.users)]
+		sku := cfg.skus[int(n/int64(len(cfg.users)))%len(cfg.skus)]
+		body := fmt.Appendf(nil, `{"user_id":%q,"sku":%q,"quantity":%d}`, user, sku, cfg.quantity)
+		hdr := map[string]string{}
+		if cfg.idempotency {
+			hdr["Idempotency-Key"] = fmt.Sprintf("bench-%d-%d", runID, n)
 		}
-	}
-	fmt.Fprintf(out, "\n%d requests in %s: %.0f requests/s, %.0f confirmed orders/s\n",
-		len(all), elapsed.Round(time.Millisecond), float64(len(all))/elapsed.Seconds(), float64(len(ok))/elapsed.Seconds())
-	fmt.Fprintf(out, "latency, all requests:       %s\n", percentiles(all))
-	fmt.Fprintf(out, "latency, confirmed orders:   %s\n", percentiles(ok))
-	fmt.Fprintln(out, "answers by kind:")
-	keys := make([]string, 0, len(kinds))
-	for k := range kinds {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		fmt.Fprintf(out, "  %-40s %d\n", k, kinds[k])
-	}
+		var eb struct{ Code string }
+		// An order once sent is let finish, so that the run's end abandons nothing
+		// mid-way.
+		st, err := c.do(context.WithoutCancel(rctx), "POST", cfg.orderURL+"/api/v1/orders", body, hdr, &eb)
+		switch {
+		case err != nil && st == 0:
+			return "transport error", err
+		case st == 201:
+			return "201 CONFIRMED", nil
+		}
+		return fmt.Sprintf("%d %s", st, eb.Code), nil
+	})
+	rep.fill(res, func(kind string) bool { return kind == "201 CONFIRMED" })
 
 	// Invariants, once every transaction finished (reserved and frozen drain to 0).
 	fmt.Fprintf(out, "\nchecking invariants (waiting up to %s for in-flight transactions)...\n", cfg.settle)
@@ -260,14 +264,14 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	for wait := 50 * time.Millisecond; ; wait = min(wait*2, time.Second) {
 		after, err = c.snapshot(ctx, cfg)
 		if err != nil {
-			return fmt.Errorf("after the run: %w", err)
+			return rep, fmt.Errorf("after the run: %w", err)
 		}
 		if atRest(after) || time.Now().After(deadline) {
 			break
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return rep, ctx.Err()
 		case <-time.After(wait):
 		}
 	}
@@ -295,7 +299,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		}
 		capturedDelta += a.Captured - b.Captured
 	}
-	confirmed := int64(kinds["201 CONFIRMED"])
+	confirmed := int64(rep.OK)
 	if soldUnits != confirmed*int64(cfg.quantity) {
 		violations = append(violations, fmt.Sprintf("%d units sold for %d confirmed orders of %d", soldUnits, confirmed, cfg.quantity))
 	}
@@ -304,20 +308,18 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	}
 	pending, err := c.countPending(ctx, cfg)
 	if err != nil {
-		return err
+		return rep, err
 	}
 	if pending != 0 {
 		violations = append(violations, fmt.Sprintf("%d orders still PENDING", pending))
 	}
 	fmt.Fprintf(out, "sold %d units, captured %d, %d payments for %d confirmed orders\n", soldUnits, capturedDelta, after.payments-before.payments, confirmed)
 	if len(violations) > 0 {
-		for _, v := range violations {
-			fmt.Fprintln(out, "  VIOLATION:", v)
-		}
-		return fmt.Errorf("%d invariant violations", len(violations))
+		rep.Violations = violations
+		return rep, fmt.Errorf("%d invariant violations", len(violations))
 	}
-	fmt.Fprintln(out, "invariants hold: stock and money conserved, nothing reserved or frozen, one capture per confirmed order, no order PENDING")
-	return nil
+	rep.Invariants = "invariants hold: stock and money conserved, nothing reserved or frozen, one capture per confirmed order, no order PENDING"
+	return rep, nil
 }
 
 func atRest(s snapshot) bool {
@@ -363,15 +365,4 @@ func (c *client) countPending(ctx context.Context, cfg config) (int, error) {
 		}
 	}
 	return n, nil
-}
-
-func percentiles(d []time.Duration) string {
-	if len(d) == 0 {
-		return "n/a"
-	}
-	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
-	p := func(q float64) time.Duration {
-		return d[min(len(d)-1, int(q*float64(len(d))))].Round(10 * time.Microsecond)
-	}
-	return fmt.Sprintf("p50 %s  p95 %s  p99 %s  max %s", p(0.50), p(0.95), p(0.99), d[len(d)-1].Round(10*time.Microsecond))
 }

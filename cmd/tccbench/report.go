@@ -1,0 +1,98 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"time"
+)
+
+type result struct {
+	kind    string
+	latency time.Duration
+}
+
+type results struct {
+	all     []result
+	elapsed time.Duration
+}
+
+// report is what a run measured; printed as text or, with -json, as JSON.
+type report struct {
+	Mode        string         `json:"mode"`
+	Wait        string         `json:"wait,omitempty"`
+	Concurrency int            `json:"concurrency"`
+	Branches    int            `json:"branches,omitempty"`
+	Seconds     float64        `json:"seconds"`
+	Requests    int            `json:"requests"`
+	PerSecond   float64        `json:"requests_per_second"`
+	OK          int            `json:"ok"`
+	OKPerSecond float64        `json:"ok_per_second"`
+	P50ms       float64        `json:"p50_ms"`
+	P95ms       float64        `json:"p95_ms"`
+	P99ms       float64        `json:"p99_ms"`
+	MaxMs       float64        `json:"max_ms"`
+	Answers     map[string]int `json:"answers"`
+	Invariants  string         `json:"invariants,omitempty"`
+	Violations  []string       `json:"violations,omitempty"`
+}
+
+func (r *report) fill(res results, ok func(kind string) bool) {
+	r.Seconds = res.elapsed.Seconds()
+	r.Requests = len(res.all)
+	r.Answers = map[string]int{}
+	lat := make([]time.Duration, 0, len(res.all))
+	for _, x := range res.all {
+		r.Answers[x.kind]++
+		lat = append(lat, x.latency)
+		if ok(x.kind) {
+			r.OK++
+		}
+	}
+	if r.Seconds > 0 {
+		r.PerSecond = float64(r.Requests) / r.Seconds
+		r.OKPerSecond = float64(r.OK) / r.Seconds
+	}
+	if len(lat) > 0 {
+		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+		q := func(p float64) float64 {
+			return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
+		}
+		r.P50ms, r.P95ms, r.P99ms = q(0.50), q(0.95), q(0.99)
+		r.MaxMs = float64(lat[len(lat)-1].Microseconds()) / 1000
+	}
+}
+
+func (r report) print(out io.Writer, asJSON bool) {
+	if asJSON {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(r)
+		return
+	}
+	fmt.Fprintf(out, "\n%d requests in %.1fs: %.0f/s, %.0f ok/s\n", r.Requests, r.Seconds, r.PerSecond, r.OKPerSecond)
+	fmt.Fprintf(out, "latency: p50 %.2fms  p95 %.2fms  p99 %.2fms  max %.2fms\n", r.P50ms, r.P95ms, r.P99ms, r.MaxMs)
+	fmt.Fprintln(out, "answers by kind:")
+	keys := make([]string, 0, len(r.Answers))
+	for k := range r.Answers {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(out, "  %-40s %d\n", k, r.Answers[k])
+	}
+	for _, v := range r.Violations {
+		fmt.Fprintln(out, "  VIOLATION:", v)
+	}
+	if r.Invariants != "" {
+		fmt.Fprintln(out, r.Invariants)
+	}
+}
+
+func newClient(concurrency int) *client {
+	return &client{http: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		MaxIdleConns: concurrency * 2, MaxIdleConnsPerHost: concurrency * 2, IdleConnTimeout: 90 * time.Second,
+	}}}
+}
