@@ -3,7 +3,7 @@ GO        ?= go
 PKGS      ?= ./...
 TEST_FLAGS ?= -race -count=1 -timeout 15m
 
-.PHONY: run test lint fmt vet bench build clean chaos postman
+.PHONY: run test lint fmt vet bench build clean chaos postman fuzz
 
 ## run: start the whole suite in one process (embedded etcd and SQLite unless TCC_MYSQL_DSN is set)
 run:
@@ -46,3 +46,13 @@ CHAOS_FLAGS ?=
 chaos:
 	./scripts/ensure-mysql.sh
 	$(GO) run ./cmd/tccchaos -orders $(ORDERS) -concurrency $(CONCURRENCY) $(CHAOS_FLAGS)
+
+## fuzz: run every fuzzer for FUZZTIME each (their seed corpora also run in make test)
+FUZZTIME ?= 30s
+FUZZERS = ./pkg/tcc:FuzzPhaseCall ./pkg/tcc:FuzzMetaFromHeader ./pkg/tcc:FuzzVerify ./pkg/tcc:FuzzParseDeadline \
+	./coordinator/internal/httpapi:FuzzParseBegin \
+	./services/internal/platform:FuzzDecodeJSON ./services/internal/platform:FuzzAdminAuth \
+	./services/order/internal/domain:FuzzPlaceRequest ./services/order/internal/domain:FuzzIdempotencyKey ./services/order/internal/domain:FuzzAmount
+fuzz:
+	@for f in $(FUZZERS); do pkg=$${f%%:*}; name=$${f##*:}; \
+		echo "== $$name ($$pkg)"; $(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; done
