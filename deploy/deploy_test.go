@@ -25,6 +25,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
@@ -346,35 +347,187 @@ func checkPolicies(t *testing.T, c *cluster) {
 			}
 		}
 	}
-	// Participants' /tcc/ endpoints: payment only from coordinators; order only from
-	// coordinators and the ingress controller (which routes /api/v1/orders only).
-	admitted := func(target string) []string {
-		var from []string
-		for _, p := range c.policies {
-			if p.Spec.PodSelector.MatchLabels["app.kubernetes.io/name"] != target {
-				continue
-			}
-			for _, in := range p.Spec.Ingress {
-				for _, peer := range in.From {
-					if peer.PodSelector != nil {
-						from = append(from, peer.PodSelector.MatchLabels["app.kubernetes.io/name"])
-					}
-				}
-			}
-		}
-		return from
-	}
-	if got := admitted("payment"); !slices.Equal(got, []string{"coordinator"}) {
-		t.Errorf("payment admits pods %v, want only coordinator", got)
-	}
-	if got := admitted("order"); !slices.Equal(got, []string{"coordinator"}) {
-		t.Errorf("order admits pods %v, want only coordinator (plus the ingress namespace)", got)
-	}
+	checkParticipantPorts(t, c)
 	hasDefaultDeny := slices.ContainsFunc(c.policies, func(p networkingv1.NetworkPolicy) bool {
 		return len(p.Spec.PodSelector.MatchLabels) == 0 && len(p.Spec.Ingress) == 0 && slices.Contains(p.Spec.PolicyTypes, networkingv1.PolicyTypeIngress)
 	})
 	if !hasDefaultDeny {
 		t.Error("no default-deny ingress policy")
+	}
+}
+
+// participants serve the REST API on their http port and the participant protocol
+// (/tcc/) on their tcc port (<S>_TCC_ADDR).
+var participants = []string{"order", "inventory", "payment"}
+
+// workloadNamed returns the workload called name.
+func (c *cluster) workloadNamed(name string) (workload, bool) {
+	for _, w := range c.workloads() {
+		if w.name == name {
+			return w, true
+		}
+	}
+	return workload{}, false
+}
+
+// namedPort returns the first container's port called name.
+func namedPort(w workload, name string) (corev1.ContainerPort, bool) {
+	for _, p := range w.template.Spec.Containers[0].Ports {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return corev1.ContainerPort{}, false
+}
+
+// policyPortCovers says whether a policy port admits the container port cp.
+func policyPortCovers(pp networkingv1.NetworkPolicyPort, cp corev1.ContainerPort) bool {
+	proto := corev1.ProtocolTCP
+	if pp.Protocol != nil {
+		proto = *pp.Protocol
+	}
+	cproto := cp.Protocol
+	if cproto == "" {
+		cproto = corev1.ProtocolTCP
+	}
+	if proto != cproto {
+		return false
+	}
+	if pp.Port == nil { // every port of the protocol
+		return true
+	}
+	if pp.Port.Type == intstr.String {
+		return pp.Port.StrVal == cp.Name
+	}
+	if pp.EndPort != nil {
+		return pp.Port.IntVal <= cp.ContainerPort && cp.ContainerPort <= *pp.EndPort
+	}
+	return pp.Port.IntVal == cp.ContainerPort
+}
+
+// admittedOn lists who the policies let reach port cp of workload w: workload names for
+// pod selectors (in this namespace), "namespace:<name>" for namespace selectors,
+// "everyone" for a rule with no peers, "ipBlock:<cidr>" for IP blocks, and
+// "namespace:<name>/pods" for pods of other namespaces. A rule with no ports admits every
+// port.
+func admittedOn(t *testing.T, c *cluster, w workload, cp corev1.ContainerPort) []string {
+	t.Helper()
+	var who []string
+	ws := c.workloads()
+	for _, p := range c.policies {
+		sel, err := metav1.LabelSelectorAsSelector(&p.Spec.PodSelector)
+		if err != nil {
+			t.Errorf("NetworkPolicy %s: bad podSelector: %v", p.Name, err)
+			continue
+		}
+		if !sel.Matches(labels.Set(w.template.Labels)) {
+			continue
+		}
+		for _, in := range p.Spec.Ingress {
+			if len(in.Ports) > 0 && !slices.ContainsFunc(in.Ports, func(pp networkingv1.NetworkPolicyPort) bool { return policyPortCovers(pp, cp) }) {
+				continue
+			}
+			if len(in.From) == 0 {
+				who = append(who, "everyone")
+			}
+			for _, peer := range in.From {
+				switch {
+				case peer.IPBlock != nil:
+					who = append(who, "ipBlock:"+peer.IPBlock.CIDR)
+				case peer.NamespaceSelector != nil:
+					ns := peer.NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"]
+					if ns == "" {
+						ns = fmt.Sprint(peer.NamespaceSelector)
+					}
+					if peer.PodSelector != nil {
+						ns += "/pods"
+					}
+					who = append(who, "namespace:"+ns)
+				case peer.PodSelector != nil:
+					ps, err := metav1.LabelSelectorAsSelector(peer.PodSelector)
+					if err != nil {
+						t.Errorf("NetworkPolicy %s: bad peer podSelector: %v", p.Name, err)
+						continue
+					}
+					for _, o := range ws {
+						if ps.Matches(labels.Set(o.template.Labels)) {
+							who = append(who, o.name)
+						}
+					}
+				}
+			}
+		}
+	}
+	slices.Sort(who)
+	return slices.Compact(who)
+}
+
+// checkParticipantPorts: each participant has an http and a tcc port, its Service
+// exposes both, the coordinator is pointed at the tcc port, <S>_TCC_ADDR listens on it,
+// and the network policies admit coordinator pods, and nobody else, to the tcc port;
+// the http ports admit what needs them (the ingress controller to order, order's
+// look-ups to inventory and payment, monitoring to all).
+func checkParticipantPorts(t *testing.T, c *cluster) {
+	registry := map[string]string{}
+	for _, kv := range strings.Split(c.configMaps["tccsuite-config"].Data["TCC_PARTICIPANTS"], ",") {
+		name, url, _ := strings.Cut(kv, "=")
+		registry[name] = url
+	}
+	wantHTTP := map[string][]string{
+		"order":     {"namespace:ingress-nginx", "namespace:monitoring"},
+		"inventory": {"namespace:monitoring", "order"},
+		"payment":   {"namespace:monitoring", "order"},
+	}
+	for _, name := range participants {
+		w, ok := c.workloadNamed(name)
+		if !ok {
+			t.Errorf("no workload for participant %s", name)
+			continue
+		}
+		httpPort, okHTTP := namedPort(w, "http")
+		tccPort, okTCC := namedPort(w, "tcc")
+		if !okHTTP || !okTCC {
+			t.Errorf("%s: the container needs ports named http and tcc", name)
+			continue
+		}
+		if httpPort.ContainerPort == tccPort.ContainerPort {
+			t.Errorf("%s: http and tcc are the same port %d", name, tccPort.ContainerPort)
+		}
+		prefix := strings.ToUpper(name) + "_"
+		env := map[string]string{}
+		for _, e := range w.template.Spec.Containers[0].Env {
+			env[e.Name] = e.Value
+		}
+		if got, want := env[prefix+"TCC_ADDR"], fmt.Sprintf(":%d", tccPort.ContainerPort); got != want {
+			t.Errorf("%s: %sTCC_ADDR is %q, want %q (the tcc port)", name, prefix, got, want)
+		}
+		if got, want := env[prefix+"ADDR"], fmt.Sprintf(":%d", httpPort.ContainerPort); got != want {
+			t.Errorf("%s: %sADDR is %q, want %q (the http port)", name, prefix, got, want)
+		}
+		var svcPorts = map[string]corev1.ServicePort{}
+		for _, s := range c.services {
+			if s.Name == name {
+				for _, p := range s.Spec.Ports {
+					svcPorts[p.Name] = p
+				}
+			}
+		}
+		for _, pn := range []string{"http", "tcc"} {
+			if sp, ok := svcPorts[pn]; !ok || sp.TargetPort.String() != pn {
+				t.Errorf("Service %s: needs a port %s targeting the container port %s", name, pn, pn)
+			}
+		}
+		if sp, ok := svcPorts["tcc"]; ok {
+			if got, want := registry[name], fmt.Sprintf("http://%s:%d", name, sp.Port); got != want {
+				t.Errorf("TCC_PARTICIPANTS has %s=%s, want %s (its tcc port)", name, got, want)
+			}
+		}
+		if got := admittedOn(t, c, w, tccPort); !slices.Equal(got, []string{"coordinator"}) {
+			t.Errorf("%s: port tcc (%d) admits %v, want only coordinator pods", name, tccPort.ContainerPort, got)
+		}
+		if got := admittedOn(t, c, w, httpPort); !slices.Equal(got, wantHTTP[name]) {
+			t.Errorf("%s: port http (%d) admits %v, want %v", name, httpPort.ContainerPort, got, wantHTTP[name])
+		}
 	}
 }
 

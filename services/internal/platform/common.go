@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"gorm.io/gorm"
 
 	"github.com/tccsuite/tccsuite/internal/dbx"
@@ -24,6 +27,13 @@ type Common struct {
 	AdminToken    string
 	MaxBodyBytes  int64
 	ShutdownGrace time.Duration
+	// TCCAddr, when set (<S>_TCC_ADDR), is a second listen address that alone serves the
+	// TCC participant routes (POST /tcc/...); the main listener then answers 404 there, so
+	// a network policy can admit coordinators only to this port. Empty: one listener.
+	TCCAddr string
+	// TCCListener, when set, is served instead of listening on TCCAddr (tests); it also
+	// turns the second listener on.
+	TCCListener net.Listener
 }
 
 // CommonFromEnv reads the shared variables; prefix is the service's ("INVENTORY_").
@@ -37,6 +47,7 @@ func CommonFromEnv(e *Env, prefix string) Common {
 		AdminToken:    e.String("TCC_ADMIN_TOKEN", ""),
 		MaxBodyBytes:  e.Int(prefix+"MAX_BODY_BYTES", 16<<10),
 		ShutdownGrace: e.Duration(prefix+"SHUTDOWN_TIMEOUT", 15*time.Second),
+		TCCAddr:       e.String(prefix+"TCC_ADDR", ""),
 	}
 }
 
@@ -71,7 +82,67 @@ func (c Common) Validate(prefix string) error {
 func (c Common) LogAttrs() []any {
 	return []any{"mysql_dsn", MaskDSN(c.MySQLDSN), "sqlite_path", c.SQLitePath, "db_max_conns", c.DBMaxConns,
 		"hmac_key", Mask(c.HMACKey), "insecure", c.Insecure, "admin_token", Mask(c.AdminToken),
-		"max_body_bytes", c.MaxBodyBytes, "shutdown_timeout", c.ShutdownGrace.String()}
+		"max_body_bytes", c.MaxBodyBytes, "shutdown_timeout", c.ShutdownGrace.String(), "tcc_addr", c.TCCAddr}
+}
+
+// SeparateTCC reports whether the TCC participant routes have their own listener.
+func (c Common) SeparateTCC() bool { return c.TCCAddr != "" || c.TCCListener != nil }
+
+// ValidateListeners checks the TCC listener against the main one: addr is the main
+// listen address (<S>_ADDR), replaced by ln when ln is set. The two must differ.
+func (c Common) ValidateListeners(prefix, addr string, ln net.Listener) error {
+	if c.TCCListener != nil {
+		if ln != nil && c.TCCListener == ln {
+			return fmt.Errorf("%sTCC_ADDR: the TCC listener must not be the main listener", prefix)
+		}
+		return nil
+	}
+	if c.TCCAddr == "" {
+		return nil
+	}
+	if _, _, err := net.SplitHostPort(c.TCCAddr); err != nil {
+		return fmt.Errorf("%sTCC_ADDR must be host:port or :port, got %q", prefix, c.TCCAddr)
+	}
+	if ln == nil && sameAddr(addr, c.TCCAddr) {
+		return fmt.Errorf("%sTCC_ADDR (%s) must differ from %sADDR (%s)", prefix, c.TCCAddr, prefix, addr)
+	}
+	return nil
+}
+
+// sameAddr reports whether listening on a and b would collide: the same port (not 0) on
+// the same host, or on a wildcard host.
+func sameAddr(a, b string) bool {
+	if a == b {
+		return true
+	}
+	ha, pa, errA := net.SplitHostPort(a)
+	hb, pb, errB := net.SplitHostPort(b)
+	if errA != nil || errB != nil || pa != pb || pa == "0" {
+		return false
+	}
+	wild := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
+	return ha == hb || wild(ha) || wild(hb)
+}
+
+// Engines returns the engine the REST API goes on and the one the TCC participant
+// routes go on: the same engine, unless SeparateTCC, then a second one built alike
+// (recovery, propagation, metrics, error mapping, /healthz, /readyz, /metrics).
+func (c Common) Engines(log *slog.Logger, m *Metrics, db *gorm.DB, mapErr Mapper) (api, tcc *gin.Engine) {
+	api = NewEngine(log, m, db, mapErr)
+	if !c.SeparateTCC() {
+		return api, api
+	}
+	return api, NewEngine(log, m, db, mapErr)
+}
+
+// Servers returns what ServeAll serves for a service: the main listener (addr, or ln
+// when set) with api, and, when SeparateTCC, the TCC listener with tcc.
+func (c Common) Servers(name, addr string, ln net.Listener, api, tcc http.Handler) []Server {
+	s := []Server{{Name: name, Addr: addr, Listener: ln, Handler: api}}
+	if c.SeparateTCC() {
+		s = append(s, Server{Name: name + " tcc", Addr: c.TCCAddr, Listener: c.TCCListener, Handler: tcc})
+	}
+	return s
 }
 
 // OpenDB opens the service's database, creating the MySQL schema if missing.

@@ -9,8 +9,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 
+	"github.com/gin-gonic/gin"
 	"gorm.io/gorm"
 
 	"github.com/tccsuite/tccsuite/internal/dbx"
@@ -26,6 +26,7 @@ type Config struct {
 	Addr string
 	platform.Common
 	// Listener, when set, is served instead of listening on Addr (tests, quick start).
+	// The TCC routes' own listener, if any, is in Common (TCCAddr, TCCListener).
 	Listener net.Listener
 }
 
@@ -46,6 +47,9 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("INVENTORY_ADDR is required"))
 	}
 	if err := c.Common.Validate("INVENTORY_"); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.ValidateListeners("INVENTORY_", c.Addr, c.Listener); err != nil {
 		errs = append(errs, err)
 	}
 	if c.AdminToken != "" && len(c.AdminToken) < 8 {
@@ -78,11 +82,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := migrate(ctx, db); err != nil {
 		return err
 	}
-	h, err := newHandler(cfg, db, log)
+	api, tccAPI, err := newHandler(cfg, db, log)
 	if err != nil {
 		return err
 	}
-	return platform.Serve(ctx, log, "inventory", cfg.Addr, cfg.Listener, h, cfg.ShutdownGrace, nil)
+	return platform.ServeAll(ctx, log, cfg.ShutdownGrace, cfg.Servers("inventory", cfg.Addr, cfg.Listener, api, tccAPI)...)
 }
 
 // migrate creates the barrier and the service's tables; idempotent.
@@ -93,19 +97,20 @@ func migrate(ctx context.Context, db *gorm.DB) error {
 	return store.Migrate(ctx, db)
 }
 
-// newHandler wires the routes: REST API, TCC action, health and metrics.
-func newHandler(cfg Config, db *gorm.DB, log *slog.Logger) (http.Handler, error) {
+// newHandler wires the routes: the REST API, health and metrics on api; the TCC action
+// on tccAPI, which is api itself unless INVENTORY_TCC_ADDR gives it its own listener.
+func newHandler(cfg Config, db *gorm.DB, log *slog.Logger) (api, tccAPI *gin.Engine, err error) {
 	st := store.New(db)
 	metrics := platform.NewMetrics("inventory")
-	engine := platform.NewEngine(log, metrics, db, httpapi.MapError)
+	api, tccAPI = cfg.Engines(log, metrics, db, httpapi.MapError)
 	participant, err := cfg.NewParticipant(db, log, metrics)
 	if err != nil {
-		return nil, fmt.Errorf("inventory: %w", err)
+		return nil, nil, fmt.Errorf("inventory: %w", err)
 	}
-	if err := tcc.Mount(engine, participant, httpapi.ReserveAction(st)); err != nil {
-		return nil, fmt.Errorf("inventory: %w", err)
+	if err := tcc.Mount(tccAPI, participant, httpapi.ReserveAction(st)); err != nil {
+		return nil, nil, fmt.Errorf("inventory: %w", err)
 	}
-	api := &httpapi.API{Store: st, MaxBodyBytes: cfg.MaxBodyBytes}
-	api.Routes(engine, platform.AdminAuth(cfg.AdminToken))
-	return engine, nil
+	rest := &httpapi.API{Store: st, MaxBodyBytes: cfg.MaxBodyBytes}
+	rest.Routes(api, platform.AdminAuth(cfg.AdminToken))
+	return api, tccAPI, nil
 }

@@ -9,10 +9,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/url"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"golang.org/x/time/rate"
 	"gorm.io/gorm"
 
@@ -88,6 +88,9 @@ func (c Config) Validate() error {
 	if err := c.Common.Validate("ORDER_"); err != nil {
 		errs = append(errs, err)
 	}
+	if err := c.ValidateListeners("ORDER_", c.Addr, c.Listener); err != nil {
+		errs = append(errs, err)
+	}
 	urls := map[string]string{"ORDER_COORDINATOR_URL": c.CoordinatorURL, "ORDER_INVENTORY_URL": c.InventoryURL}
 	if c.AccountCheck {
 		urls["ORDER_PAYMENT_URL"] = c.PaymentURL
@@ -146,12 +149,12 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return fmt.Errorf("order: %w", err)
 	}
 	defer coord.Close()
-	h, closeClients, err := newHandler(cfg, db, log, coord)
+	api, tccAPI, closeClients, err := newHandler(cfg, db, log, coord)
 	if err != nil {
 		return err
 	}
 	defer closeClients()
-	return platform.Serve(ctx, log, "order", cfg.Addr, cfg.Listener, h, cfg.ShutdownGrace, nil)
+	return platform.ServeAll(ctx, log, cfg.ShutdownGrace, cfg.Servers("order", cfg.Addr, cfg.Listener, api, tccAPI)...)
 }
 
 func migrate(ctx context.Context, db *gorm.DB) error {
@@ -161,9 +164,11 @@ func migrate(ctx context.Context, db *gorm.DB) error {
 	return store.Migrate(ctx, db)
 }
 
-// newHandler wires the routes with the given coordinator (a fake in tests). The returned
-// func releases the look-up clients' connections once the server stopped.
-func newHandler(cfg Config, db *gorm.DB, log *slog.Logger, coord service.Coordinator) (http.Handler, func(), error) {
+// newHandler wires the routes with the given coordinator (a fake in tests): the REST API,
+// health and metrics on api; the TCC action on tccAPI, which is api itself unless
+// ORDER_TCC_ADDR gives it its own listener. The returned func releases the look-up
+// clients' connections once the server stopped.
+func newHandler(cfg Config, db *gorm.DB, log *slog.Logger, coord service.Coordinator) (api, tccAPI *gin.Engine, closeAll func(), err error) {
 	st := store.New(db)
 	lookupTimeout := 3 * time.Second
 	catalogue := adapters.NewCatalogue(cfg.InventoryURL, cfg.PriceCacheTTL, lookupTimeout)
@@ -173,27 +178,27 @@ func newHandler(cfg Config, db *gorm.DB, log *slog.Logger, coord service.Coordin
 		a := adapters.NewAccounts(cfg.PaymentURL, lookupTimeout)
 		accounts, closers = a, append(closers, a.Close)
 	}
-	closeAll := func() {
+	closeAll = func() {
 		for _, c := range closers {
 			c()
 		}
 	}
 	svc := service.New(service.Config{TxTimeout: cfg.TxTimeout, Wait: cfg.Wait}, st, coord, catalogue, accounts, log)
 	metrics := platform.NewMetrics("order")
-	engine := platform.NewEngine(log, metrics, db, httpapi.MapError)
+	api, tccAPI = cfg.Engines(log, metrics, db, httpapi.MapError)
 	participant, err := cfg.NewParticipant(db, log, metrics)
 	if err != nil {
 		closeAll()
-		return nil, nil, fmt.Errorf("order: %w", err)
+		return nil, nil, nil, fmt.Errorf("order: %w", err)
 	}
-	if err := tcc.Mount(engine, participant, service.PlaceAction(st)); err != nil {
+	if err := tcc.Mount(tccAPI, participant, service.PlaceAction(st)); err != nil {
 		closeAll()
-		return nil, nil, fmt.Errorf("order: %w", err)
+		return nil, nil, nil, fmt.Errorf("order: %w", err)
 	}
-	api := &httpapi.API{Service: svc, Store: st, MaxBodyBytes: cfg.MaxBodyBytes, Log: log}
+	rest := &httpapi.API{Service: svc, Store: st, MaxBodyBytes: cfg.MaxBodyBytes, Log: log}
 	if cfg.RateLimit > 0 {
-		api.Limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), cfg.RateBurst)
+		rest.Limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), cfg.RateBurst)
 	}
-	api.Routes(engine)
-	return engine, closeAll, nil
+	rest.Routes(api)
+	return api, tccAPI, closeAll, nil
 }

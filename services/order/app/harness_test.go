@@ -168,7 +168,7 @@ func newSuite(t *testing.T, kind dbKind, mutate func(*Config), coord func(s *sui
 	} else {
 		c = newDriver(map[string]string{"order": s.orderURL, "inventory": s.inventoryURL, "payment": s.paymentURL})
 	}
-	handler, closeClients, err := newHandler(cfg, db, log, c)
+	handler, _, closeClients, err := newHandler(cfg, db, log, c)
 	if err != nil {
 		t.Fatal(err)
 	}
