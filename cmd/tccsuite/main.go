@@ -191,10 +191,19 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 		defer etcd.Close()
 		etcdEndpoints = etcd.Endpoint()
 	}
+	// The coordinator calls each participant where it serves /tcc/: its <S>_TCC_ADDR when
+	// set, else its main listener.
+	tccURL := func(mainURL, tccAddr string) string {
+		if tccAddr != "" {
+			return localURL(tccAddr)
+		}
+		return mainURL
+	}
 	coordDefaults := map[string]string{
 		"TCC_ETCD_ENDPOINTS": etcdEndpoints,
-		"TCC_PARTICIPANTS":   "order=" + orderURL + ",inventory=" + invURL + ",payment=" + payURL,
-		"TCC_INSTANCE_ID":    "tccsuite",
+		"TCC_PARTICIPANTS": "order=" + tccURL(orderURL, ordCfg.TCCAddr) + ",inventory=" + tccURL(invURL, invCfg.TCCAddr) +
+			",payment=" + tccURL(payURL, payCfg.TCCAddr),
+		"TCC_INSTANCE_ID": "tccsuite",
 	}
 	coordCfg, err := coordinator.ConfigFromEnv(overlay(coordEnv, coordDefaults))
 	if err == nil {
