@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-resty/resty/v2"
@@ -17,10 +18,14 @@ import (
 
 // Client is a typed client of the coordinator's API (DESIGN §7) for services that start
 // global transactions. It holds one pooled keep-alive HTTP client and copies the request
-// ID and trace context of each call's context (MetaFrom) onto the request. It is safe
-// for concurrent use.
+// ID and trace context of each call's context (MetaFrom) onto the request. Given several
+// coordinators, it spreads calls over them and moves on to the next when one refuses the
+// connection or answers 503 NOT_READY: in both cases the call was not taken, so nothing
+// can run twice. It is safe for concurrent use.
 type Client struct {
-	r *resty.Client
+	r     *resty.Client
+	bases []string
+	next  atomic.Uint64
 }
 
 // ClientOption configures a Client.
@@ -63,11 +68,17 @@ func (e *APIError) Error() string {
 	return fmt.Sprintf("tcc: coordinator answered %d %s: %s", e.Status, e.Code, e.Message)
 }
 
-// NewClient returns a client of the coordinator at baseURL (e.g. "http://127.0.0.1:7070").
+// NewClient returns a client of the coordinator at baseURL (e.g. "http://127.0.0.1:7070"),
+// or of several coordinators given as a comma-separated list of base URLs.
 func NewClient(baseURL string, opts ...ClientOption) (*Client, error) {
-	u, err := url.Parse(baseURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("tcc: bad coordinator URL %q", baseURL)
+	var bases []string
+	for _, b := range strings.Split(baseURL, ",") {
+		b = strings.TrimRight(strings.TrimSpace(b), "/")
+		u, err := url.Parse(b)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("tcc: bad coordinator URL %q", b)
+		}
+		bases = append(bases, b)
 	}
 	o := clientOptions{timeout: 60 * time.Second, maxIdle: 128}
 	for _, f := range opts {
@@ -84,7 +95,6 @@ func NewClient(baseURL string, opts ...ClientOption) (*Client, error) {
 		}
 	}
 	r := resty.New().
-		SetBaseURL(strings.TrimRight(baseURL, "/")).
 		SetTransport(rt).
 		SetTimeout(o.timeout).
 		SetRedirectPolicy(resty.NoRedirectPolicy()).
@@ -94,7 +104,7 @@ func NewClient(baseURL string, opts ...ClientOption) (*Client, error) {
 	if o.adminToken != "" {
 		r.SetAuthToken(o.adminToken)
 	}
-	return &Client{r: r}, nil
+	return &Client{r: r, bases: bases}, nil
 }
 
 // Begin starts a global transaction and waits as req.Wait says. With a non-empty
@@ -103,12 +113,19 @@ func NewClient(baseURL string, opts ...ClientOption) (*Client, error) {
 // CANCELLED and Refusal says why. A *APIError reports everything else; on a timeout or
 // transport error the outcome is unknown: repeat with the same idempotency key.
 func (c *Client) Begin(ctx context.Context, req BeginRequest, idempotencyKey string) (*Transaction, error) {
-	r := c.r.R().SetContext(ctx).SetBody(req).SetHeader("Content-Type", "application/json")
-	if idempotencyKey != "" {
-		r.SetHeader("Idempotency-Key", idempotencyKey)
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, fmt.Errorf("tcc: begin: %w", err)
+	}
+	build := func() *resty.Request {
+		r := c.r.R().SetContext(ctx).SetBody(body).SetHeader("Content-Type", "application/json")
+		if idempotencyKey != "" {
+			r.SetHeader("Idempotency-Key", idempotencyKey)
+		}
+		return r
 	}
 	var t Transaction
-	if err := c.do(r, http.MethodPost, "/v1/transactions", &t); err != nil {
+	if err := c.do(build, http.MethodPost, "/v1/transactions", &t); err != nil {
 		return nil, err
 	}
 	return &t, nil
@@ -120,7 +137,7 @@ func (c *Client) Get(ctx context.Context, xid string) (*Transaction, error) {
 		return nil, fmt.Errorf("tcc: bad XID %q", xid)
 	}
 	var t Transaction
-	if err := c.do(c.r.R().SetContext(ctx), http.MethodGet, "/v1/transactions/"+xid, &t); err != nil {
+	if err := c.do(func() *resty.Request { return c.r.R().SetContext(ctx) }, http.MethodGet, "/v1/transactions/"+xid, &t); err != nil {
 		return nil, err
 	}
 	return &t, nil
@@ -136,21 +153,24 @@ type ListOptions struct {
 
 // List returns one page of transactions in creation order.
 func (c *Client) List(ctx context.Context, opt ListOptions) (*TransactionPage, error) {
-	r := c.r.R().SetContext(ctx)
-	if opt.Status != "" {
-		r.SetQueryParam("status", string(opt.Status))
-	}
-	if opt.Attention != nil {
-		r.SetQueryParam("attention", strconv.FormatBool(*opt.Attention))
-	}
-	if opt.Limit > 0 {
-		r.SetQueryParam("limit", strconv.Itoa(opt.Limit))
-	}
-	if opt.After != "" {
-		r.SetQueryParam("after", opt.After)
+	build := func() *resty.Request {
+		r := c.r.R().SetContext(ctx)
+		if opt.Status != "" {
+			r.SetQueryParam("status", string(opt.Status))
+		}
+		if opt.Attention != nil {
+			r.SetQueryParam("attention", strconv.FormatBool(*opt.Attention))
+		}
+		if opt.Limit > 0 {
+			r.SetQueryParam("limit", strconv.Itoa(opt.Limit))
+		}
+		if opt.After != "" {
+			r.SetQueryParam("after", opt.After)
+		}
+		return r
 	}
 	var p TransactionPage
-	if err := c.do(r, http.MethodGet, "/v1/transactions", &p); err != nil {
+	if err := c.do(build, http.MethodGet, "/v1/transactions", &p); err != nil {
 		return nil, err
 	}
 	return &p, nil
@@ -162,7 +182,7 @@ func (c *Client) Retry(ctx context.Context, xid string) (*Transaction, error) {
 		return nil, fmt.Errorf("tcc: bad XID %q", xid)
 	}
 	var t Transaction
-	if err := c.do(c.r.R().SetContext(ctx), http.MethodPost, "/v1/transactions/"+xid+"/retry", &t); err != nil {
+	if err := c.do(func() *resty.Request { return c.r.R().SetContext(ctx) }, http.MethodPost, "/v1/transactions/"+xid+"/retry", &t); err != nil {
 		return nil, err
 	}
 	return &t, nil
@@ -171,11 +191,35 @@ func (c *Client) Retry(ctx context.Context, xid string) (*Transaction, error) {
 // Close drops the client's idle connections.
 func (c *Client) Close() { c.r.GetClient().CloseIdleConnections() }
 
-func (c *Client) do(r *resty.Request, method, path string, out any) error {
-	resp, err := r.Execute(method, path)
-	if err != nil {
-		return fmt.Errorf("tcc: %s %s: %w", method, path, err)
+// do runs one call, starting at the next coordinator in turn and moving on while one
+// provably did not take the call (connection refused, 503 NOT_READY).
+func (c *Client) do(build func() *resty.Request, method, path string, out any) error {
+	start := int(c.next.Add(1))
+	var err error
+	for i := range c.bases {
+		last := i == len(c.bases)-1
+		var resp *resty.Response
+		resp, err = build().Execute(method, c.bases[(start+i)%len(c.bases)]+path)
+		if err != nil {
+			err = fmt.Errorf("tcc: %s %s: %w", method, path, err)
+			var op *net.OpError
+			if !last && errors.As(err, &op) && op.Op == "dial" {
+				continue
+			}
+			return err
+		}
+		err = answer(resp, out)
+		if !last && IsAPIError(err, "NOT_READY") {
+			continue
+		}
+		return err
 	}
+	return err
+}
+
+// answer decodes a 2xx answer into out, or returns the *APIError of another.
+func answer(resp *resty.Response, out any) error {
+	method, path := resp.Request.Method, resp.Request.RawRequest.URL.Path
 	body := resp.Body()
 	if resp.IsSuccess() {
 		if err := json.Unmarshal(body, out); err != nil {

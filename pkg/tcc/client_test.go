@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -115,5 +116,79 @@ func TestClient(t *testing.T) {
 	}
 	if _, err := tcc.NewClient("ftp://x"); err == nil {
 		t.Fatal("bad URL accepted")
+	}
+}
+
+// TestClientFailover: with several coordinators, a call moves on past one that refuses
+// the connection or answers 503 NOT_READY (it provably took nothing), but never past one
+// that took the call and failed otherwise (that could run it twice).
+func TestClientFailover(t *testing.T) {
+	type hits = atomic.Int64
+	serve := func(status int, code string, h *hits) *httptest.Server {
+		return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h.Add(1)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			if status >= 300 {
+				_ = json.NewEncoder(w).Encode(tcc.ErrorBody{Code: code, Message: code})
+				return
+			}
+			_ = json.NewEncoder(w).Encode(tcc.Transaction{XID: "x-ok", Status: tcc.TxConfirmed})
+		}))
+	}
+	var okHits, notReadyHits, brokenHits hits
+	ok := serve(http.StatusCreated, "", &okHits)
+	defer ok.Close()
+	notReady := serve(http.StatusServiceUnavailable, "NOT_READY", &notReadyHits)
+	defer notReady.Close()
+	broken := serve(http.StatusInternalServerError, "INTERNAL", &brokenHits)
+	defer broken.Close()
+	down := httptest.NewServer(http.NotFoundHandler())
+	downURL := down.URL
+	down.Close() // refuses connections from now on
+
+	req := tcc.BeginRequest{Branches: []tcc.BranchSpec{{Participant: "p", Action: "a", Payload: json.RawMessage(`{}`)}}}
+	c, err := tcc.NewClient(downURL+","+notReady.URL+","+ok.URL, tcc.WithTimeout(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := 0; i < 6; i++ { // every starting point of the rotation
+		tx, err := c.Begin(context.Background(), req, "k")
+		if err != nil || tx.XID != "x-ok" {
+			t.Fatalf("call %d: %v, %+v", i, err, tx)
+		}
+	}
+	if okHits.Load() != 6 {
+		t.Fatalf("the live coordinator took %d of 6 calls", okHits.Load())
+	}
+
+	// A coordinator that took the call and failed is not skipped.
+	c2, err := tcc.NewClient(broken.URL+","+ok.URL, tcc.WithTimeout(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	var failures int
+	for i := 0; i < 4; i++ {
+		if _, err := c2.Begin(context.Background(), req, "k"); tcc.IsAPIError(err, "INTERNAL") {
+			failures++
+		}
+	}
+	if failures != 2 || brokenHits.Load() != 2 {
+		t.Fatalf("%d failures, %d calls to the broken coordinator: want 2 and 2 (round robin, no failover after a taken call)", failures, brokenHits.Load())
+	}
+
+	// All down: the last error is returned.
+	c3, err := tcc.NewClient(downURL+","+downURL, tcc.WithTimeout(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c3.Close()
+	if _, err := c3.Begin(context.Background(), req, "k"); err == nil {
+		t.Fatal("no error with every coordinator down")
+	}
+	if _, err := tcc.NewClient("http://a:1,ftp://b"); err == nil {
+		t.Fatal("a bad URL in the list was accepted")
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -30,7 +31,8 @@ type Config struct {
 	// Addr is the listen address (ORDER_ADDR, default ":8080").
 	Addr string
 	platform.Common
-	// CoordinatorURL is the coordinator's base URL (ORDER_COORDINATOR_URL).
+	// CoordinatorURL is the coordinator's base URL, or several comma-separated
+	// (ORDER_COORDINATOR_URL).
 	CoordinatorURL string
 	// InventoryURL and PaymentURL are the base URLs of the catalogue and accounts look-ups
 	// (ORDER_INVENTORY_URL, ORDER_PAYMENT_URL).
@@ -91,14 +93,18 @@ func (c Config) Validate() error {
 	if err := c.ValidateListeners("ORDER_", c.Addr, c.Listener); err != nil {
 		errs = append(errs, err)
 	}
-	urls := map[string]string{"ORDER_COORDINATOR_URL": c.CoordinatorURL, "ORDER_INVENTORY_URL": c.InventoryURL}
+	// ORDER_COORDINATOR_URL may list several coordinators, comma-separated (tcc.NewClient
+	// spreads the calls and skips one that is down).
+	urls := map[string][]string{"ORDER_COORDINATOR_URL": strings.Split(c.CoordinatorURL, ","), "ORDER_INVENTORY_URL": {c.InventoryURL}}
 	if c.AccountCheck {
-		urls["ORDER_PAYMENT_URL"] = c.PaymentURL
+		urls["ORDER_PAYMENT_URL"] = []string{c.PaymentURL}
 	}
-	for name, u := range urls {
-		p, err := url.Parse(u)
-		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
-			errs = append(errs, fmt.Errorf("%s must be an http(s) URL, got %q", name, u))
+	for name, us := range urls {
+		for _, u := range us {
+			p, err := url.Parse(strings.TrimSpace(u))
+			if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+				errs = append(errs, fmt.Errorf("%s must be an http(s) URL, got %q", name, u))
+			}
 		}
 	}
 	if c.TxTimeout < 100*time.Millisecond || c.TxTimeout > 5*time.Minute {
