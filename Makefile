@@ -12,8 +12,8 @@ run:
 ## test: everything CI checks: formatting, vet, all tests under -race on MariaDB and embedded etcd, the Postman walkthrough
 test: lint
 	./scripts/ensure-mysql.sh
-	$(GO) test $(TEST_FLAGS) $(PKGS)
 	./scripts/postman.sh
+	$(GO) test $(TEST_FLAGS) $(PKGS)
 
 ## postman: the Postman walkthrough with the pinned newman against a fresh quick start
 postman:
