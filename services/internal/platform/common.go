@@ -34,6 +34,12 @@ type Common struct {
 	// TCCListener, when set, is served instead of listening on TCCAddr (tests); it also
 	// turns the second listener on.
 	TCCListener net.Listener
+	// BarrierRetention (<S>_BARRIER_RETENTION, default 168h): barrier rows of finished
+	// branches older than this are purged. It must be far longer than any transaction can
+	// stay open; rows of open branches are never purged whatever their age.
+	BarrierRetention time.Duration
+	// PurgeInterval (<S>_BARRIER_PURGE_INTERVAL, default 1h) between purges; 0 disables.
+	PurgeInterval time.Duration
 }
 
 // CommonFromEnv reads the shared variables; prefix is the service's ("INVENTORY_").
@@ -48,6 +54,28 @@ func CommonFromEnv(e *Env, prefix string) Common {
 		MaxBodyBytes:  e.Int(prefix+"MAX_BODY_BYTES", 16<<10),
 		ShutdownGrace: e.Duration(prefix+"SHUTDOWN_TIMEOUT", 15*time.Second),
 		TCCAddr:       e.String(prefix+"TCC_ADDR", ""),
+
+		BarrierRetention: e.Duration(prefix+"BARRIER_RETENTION", 7*24*time.Hour),
+		PurgeInterval:    e.Duration(prefix+"BARRIER_PURGE_INTERVAL", time.Hour),
+	}
+}
+
+// StartPurger purges old barrier rows every PurgeInterval (tcc.RunPurger; safe on several
+// replicas at once) until the returned stop is called; stop waits for a purge in
+// progress to end, so call it before closing db. PurgeInterval 0: nothing runs.
+func (c Common) StartPurger(db *gorm.DB, log *slog.Logger) (stop func()) {
+	if c.PurgeInterval <= 0 {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tcc.RunPurger(ctx, db, tcc.PurgeConfig{Retention: c.BarrierRetention}, c.PurgeInterval, log.Info)
+	}()
+	return func() {
+		cancel()
+		<-done
 	}
 }
 
@@ -71,6 +99,12 @@ func (c Common) Validate(prefix string) error {
 	}
 	if c.MaxBodyBytes < 256 || c.MaxBodyBytes > 1<<20 {
 		errs = append(errs, fmt.Errorf("%sMAX_BODY_BYTES must be in 256..1048576", prefix))
+	}
+	if c.BarrierRetention < time.Hour {
+		errs = append(errs, fmt.Errorf("%sBARRIER_RETENTION must be at least 1h (rows must outlive every transaction)", prefix))
+	}
+	if c.PurgeInterval < 0 {
+		errs = append(errs, fmt.Errorf("%sBARRIER_PURGE_INTERVAL must not be negative (0 disables the purge)", prefix))
 	}
 	if c.ShutdownGrace <= 0 {
 		errs = append(errs, fmt.Errorf("%sSHUTDOWN_TIMEOUT must be positive", prefix))

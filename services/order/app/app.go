@@ -150,6 +150,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := migrate(ctx, db); err != nil {
 		return err
 	}
+	defer cfg.StartPurger(db, log)()
 	coord, err := tcc.NewClient(cfg.CoordinatorURL, tcc.WithTimeout(cfg.TxTimeout+10*time.Second), tcc.WithMaxIdleConnsPerHost(512))
 	if err != nil {
 		return fmt.Errorf("order: %w", err)

@@ -82,6 +82,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := migrate(ctx, db); err != nil {
 		return err
 	}
+	defer cfg.StartPurger(db, log)()
 	api, tccAPI, err := newHandler(cfg, db, log)
 	if err != nil {
 		return err
