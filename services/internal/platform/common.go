@@ -34,13 +34,17 @@ type Common struct {
 	// TCCListener, when set, is served instead of listening on TCCAddr (tests); it also
 	// turns the second listener on.
 	TCCListener net.Listener
-	// BarrierRetention (<S>_BARRIER_RETENTION, default 168h): barrier rows of finished
-	// branches older than this are purged. It must be far longer than any transaction can
-	// stay open; rows of open branches are never purged whatever their age.
+	// BarrierRetention (<S>_BARRIER_RETENTION, default 168h; zero means the default):
+	// barrier rows of finished branches older than this are purged. It must be far longer
+	// than any transaction can stay open; rows of open branches are never purged whatever
+	// their age.
 	BarrierRetention time.Duration
 	// PurgeInterval (<S>_BARRIER_PURGE_INTERVAL, default 1h) between purges; 0 disables.
 	PurgeInterval time.Duration
 }
+
+// DefaultBarrierRetention is how long finished branches' barrier rows are kept.
+const DefaultBarrierRetention = 7 * 24 * time.Hour
 
 // CommonFromEnv reads the shared variables; prefix is the service's ("INVENTORY_").
 func CommonFromEnv(e *Env, prefix string) Common {
@@ -55,7 +59,7 @@ func CommonFromEnv(e *Env, prefix string) Common {
 		ShutdownGrace: e.Duration(prefix+"SHUTDOWN_TIMEOUT", 15*time.Second),
 		TCCAddr:       e.String(prefix+"TCC_ADDR", ""),
 
-		BarrierRetention: e.Duration(prefix+"BARRIER_RETENTION", 7*24*time.Hour),
+		BarrierRetention: e.Duration(prefix+"BARRIER_RETENTION", DefaultBarrierRetention),
 		PurgeInterval:    e.Duration(prefix+"BARRIER_PURGE_INTERVAL", time.Hour),
 	}
 }
@@ -67,11 +71,15 @@ func (c Common) StartPurger(db *gorm.DB, log *slog.Logger) (stop func()) {
 	if c.PurgeInterval <= 0 {
 		return func() {}
 	}
+	retention := c.BarrierRetention
+	if retention == 0 {
+		retention = DefaultBarrierRetention
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		tcc.RunPurger(ctx, db, tcc.PurgeConfig{Retention: c.BarrierRetention}, c.PurgeInterval, log.Info)
+		tcc.RunPurger(ctx, db, tcc.PurgeConfig{Retention: retention}, c.PurgeInterval, log.Info)
 	}()
 	return func() {
 		cancel()
@@ -100,7 +108,7 @@ func (c Common) Validate(prefix string) error {
 	if c.MaxBodyBytes < 256 || c.MaxBodyBytes > 1<<20 {
 		errs = append(errs, fmt.Errorf("%sMAX_BODY_BYTES must be in 256..1048576", prefix))
 	}
-	if c.BarrierRetention < time.Hour {
+	if c.BarrierRetention != 0 && c.BarrierRetention < time.Hour {
 		errs = append(errs, fmt.Errorf("%sBARRIER_RETENTION must be at least 1h (rows must outlive every transaction)", prefix))
 	}
 	if c.PurgeInterval < 0 {
