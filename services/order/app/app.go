@@ -55,6 +55,12 @@ type Config struct {
 	// PriceCacheTTL is how long a catalogue price is reused (ORDER_PRICE_CACHE_TTL,
 	// default 1s; 0 disables).
 	PriceCacheTTL time.Duration
+	// IdempotencyRetention is how long an Idempotency-Key is remembered
+	// (ORDER_IDEMPOTENCY_RETENTION, default 168h; zero means the default); the keys are
+	// purged every IdempotencyPurgeInterval (ORDER_IDEMPOTENCY_PURGE_INTERVAL, default 1h;
+	// 0 disables).
+	IdempotencyRetention     time.Duration
+	IdempotencyPurgeInterval time.Duration
 	// Listener, when set, is served instead of listening on Addr (tests, quick start).
 	Listener net.Listener
 }
@@ -74,6 +80,9 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		RateLimit:      e.Float("ORDER_RATE_LIMIT", 10000),
 		RateBurst:      int(e.Int("ORDER_RATE_BURST", 1000)),
 		PriceCacheTTL:  e.Duration("ORDER_PRICE_CACHE_TTL", time.Second),
+
+		IdempotencyRetention:     e.Duration("ORDER_IDEMPOTENCY_RETENTION", 7*24*time.Hour),
+		IdempotencyPurgeInterval: e.Duration("ORDER_IDEMPOTENCY_PURGE_INTERVAL", time.Hour),
 	}
 	if err := e.Err(); err != nil {
 		return Config{}, err
@@ -106,6 +115,12 @@ func (c Config) Validate() error {
 				errs = append(errs, fmt.Errorf("%s must be an http(s) URL, got %q", name, u))
 			}
 		}
+	}
+	if c.IdempotencyRetention != 0 && c.IdempotencyRetention < time.Hour {
+		errs = append(errs, errors.New("ORDER_IDEMPOTENCY_RETENTION must be at least 1h"))
+	}
+	if c.IdempotencyPurgeInterval < 0 {
+		errs = append(errs, errors.New("ORDER_IDEMPOTENCY_PURGE_INTERVAL must not be negative (0 disables the purge)"))
 	}
 	if c.TxTimeout < 100*time.Millisecond || c.TxTimeout > 5*time.Minute {
 		errs = append(errs, errors.New("ORDER_TX_TIMEOUT must be in 100ms..5m"))
@@ -151,6 +166,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	defer cfg.StartPurger(db, log)()
+	defer startKeyPurger(cfg, store.New(db), log)()
 	coord, err := tcc.NewClient(cfg.CoordinatorURL, tcc.WithTimeout(cfg.TxTimeout+10*time.Second), tcc.WithMaxIdleConnsPerHost(512))
 	if err != nil {
 		return fmt.Errorf("order: %w", err)
@@ -208,4 +224,41 @@ func newHandler(cfg Config, db *gorm.DB, log *slog.Logger, coord service.Coordin
 	}
 	rest.Routes(api)
 	return api, tccAPI, closeAll, nil
+}
+
+// startKeyPurger purges old idempotency keys every IdempotencyPurgeInterval until the
+// returned stop is called (stop waits for a purge in progress).
+func startKeyPurger(cfg Config, st *store.Store, log *slog.Logger) (stop func()) {
+	if cfg.IdempotencyPurgeInterval <= 0 {
+		return func() {}
+	}
+	retention := cfg.IdempotencyRetention
+	if retention == 0 {
+		retention = 7 * 24 * time.Hour
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(cfg.IdempotencyPurgeInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				n, err := st.PurgeKeys(ctx, retention, 500)
+				switch {
+				case err != nil && ctx.Err() == nil:
+					log.Warn("order: idempotency key purge failed", "err", err)
+				case n > 0:
+					log.Info("order: idempotency keys purged", "keys", n)
+				}
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }

@@ -271,6 +271,35 @@ func (s *Store) Decide(ctx context.Context, rec IdemRecord) error {
 	return nil
 }
 
+// PurgeKeys deletes idempotency keys claimed more than retention ago, batch keys per
+// statement, and returns how many it deleted. A key is therefore remembered for at least
+// retention: a retry after that may place a new order. Safe on several replicas at once.
+func (s *Store) PurgeKeys(ctx context.Context, retention time.Duration, batch int) (int64, error) {
+	if retention <= 0 || batch <= 0 {
+		return 0, fmt.Errorf("purge idempotency keys: retention and batch must be positive")
+	}
+	cutoff := time.Now().UTC().Add(-retention)
+	var total int64
+	for {
+		var keys []string
+		if err := s.db.WithContext(ctx).Table("idempotency_keys").Where("created_at < ?", cutoff).
+			Limit(batch).Pluck("idem_key", &keys).Error; err != nil {
+			return total, fmt.Errorf("purge idempotency keys: %w", err)
+		}
+		if len(keys) == 0 {
+			return total, nil
+		}
+		res := s.db.WithContext(ctx).Exec("DELETE FROM idempotency_keys WHERE idem_key IN ? AND created_at < ?", keys, cutoff)
+		if res.Error != nil {
+			return total, fmt.Errorf("purge idempotency keys: %w", res.Error)
+		}
+		total += res.RowsAffected
+		if len(keys) < batch || res.RowsAffected == 0 {
+			return total, nil
+		}
+	}
+}
+
 // Forget drops the key's claim if it still names orderID and is undecided, so that a
 // retry with the key places a fresh order (used after a technical failure cancelled the
 // first one: nothing of it is held).

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -19,6 +20,7 @@ func TestStoreContract(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Run("order life", func(t *testing.T) { testOrderLife(t, open(t)) })
 			t.Run("claim race", func(t *testing.T) { testClaimRace(t, open(t)) })
+			t.Run("purge keys", func(t *testing.T) { testPurgeKeys(t, open(t)) })
 		})
 	}
 }
@@ -138,5 +140,38 @@ func testClaimRace(t *testing.T, db *gorm.DB) {
 	}
 	if r, _ := s.Claim(ctx, "k2", "fp", "o-b"); r.OrderID != "o-b" {
 		t.Fatalf("undecided key kept: %+v", r)
+	}
+}
+
+// testPurgeKeys: keys older than the retention go, in batches; younger ones stay and
+// still answer their claim.
+func testPurgeKeys(t *testing.T, db *gorm.DB) {
+	ctx := context.Background()
+	s := newStore(t, db)
+	for i := 0; i < 7; i++ {
+		if _, err := s.Claim(ctx, fmt.Sprintf("old-%d", i), "fp", fmt.Sprintf("o-old-%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Exec("UPDATE idempotency_keys SET created_at = ?", time.Now().UTC().Add(-10*24*time.Hour)).Error; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Claim(ctx, "young", "fp", "o-young"); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.PurgeKeys(ctx, 7*24*time.Hour, 3)
+	if err != nil || n != 7 {
+		t.Fatalf("purged %d keys, %v; want 7", n, err)
+	}
+	rec, err := s.Claim(ctx, "young", "fp", "o-other")
+	if err != nil || rec.OrderID != "o-young" {
+		t.Fatalf("the young key lost its claim: %+v, %v", rec, err)
+	}
+	rec, err = s.Claim(ctx, "old-1", "fp", "o-new")
+	if err != nil || rec.OrderID != "o-new" {
+		t.Fatalf("a purged key was still claimed: %+v, %v", rec, err)
+	}
+	if _, err := s.PurgeKeys(ctx, 0, 3); err == nil {
+		t.Fatal("a zero retention was accepted")
 	}
 }
