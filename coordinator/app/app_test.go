@@ -192,6 +192,28 @@ func TestIntegration(t *testing.T) {
 		}
 	})
 
+	t.Run("the request ID and deadline reach every participant", func(t *testing.T) {
+		rctx := tcc.WithMeta(ctx, tcc.Meta{RequestID: "req-propagated-1"})
+		tx, err := c.Begin(rctx, threeBranches(tcc.WaitCompletion, 5000), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for n, p := range e.parts {
+			calls := p.Calls(tx.XID)
+			if len(calls) != 2 {
+				t.Fatalf("%s saw %d calls, want a Try and a Confirm", n, len(calls))
+			}
+			for _, call := range calls {
+				if call.RequestID != "req-propagated-1" {
+					t.Errorf("%s %s carried request ID %q", n, call.Phase, call.RequestID)
+				}
+				if call.Phase == tcc.PhaseTry && !call.Deadline.Equal(tx.Deadline.Truncate(time.Millisecond)) {
+					t.Errorf("%s try deadline %v, transaction deadline %v", n, call.Deadline, tx.Deadline)
+				}
+			}
+		}
+	})
+
 	t.Run("wait decision", func(t *testing.T) {
 		tx, err := c.Begin(ctx, threeBranches(tcc.WaitDecision, 5000), "")
 		if err != nil {

@@ -145,3 +145,16 @@ func Block(release <-chan struct{}, c Call) Answer {
 		return Answer{Status: http.StatusServiceUnavailable, Code: "GONE"}
 	}
 }
+
+// Calls returns the recorded calls of one transaction, in arrival order.
+func (p *Participant) Calls(xid string) []Call {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []Call
+	for _, c := range p.calls {
+		if c.XID == xid {
+			out = append(out, c)
+		}
+	}
+	return out
+}
