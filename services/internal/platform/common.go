@@ -43,6 +43,22 @@ type Common struct {
 	PurgeInterval time.Duration
 }
 
+// Background runs fn in a goroutine with a context that the returned stop cancels; stop
+// then waits for fn to return, so a service calls it before closing what fn uses.
+// Calling stop more than once is harmless.
+func Background(fn func(ctx context.Context)) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn(ctx)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
 // DefaultBarrierRetention is how long finished branches' barrier rows are kept.
 const DefaultBarrierRetention = 7 * 24 * time.Hour
 
@@ -75,16 +91,9 @@ func (c Common) StartPurger(db *gorm.DB, log *slog.Logger) (stop func()) {
 	if retention == 0 {
 		retention = DefaultBarrierRetention
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
+	return Background(func(ctx context.Context) {
 		tcc.RunPurger(ctx, db, tcc.PurgeConfig{Retention: retention}, c.PurgeInterval, log.Info)
-	}()
-	return func() {
-		cancel()
-		<-done
-	}
+	})
 }
 
 // Validate checks the shared settings; prefix names the variables in messages.

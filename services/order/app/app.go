@@ -236,10 +236,7 @@ func startKeyPurger(cfg Config, st *store.Store, log *slog.Logger) (stop func())
 	if retention == 0 {
 		retention = 7 * 24 * time.Hour
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
+	return platform.Background(func(ctx context.Context) {
 		t := time.NewTicker(cfg.IdempotencyPurgeInterval)
 		defer t.Stop()
 		for {
@@ -256,9 +253,5 @@ func startKeyPurger(cfg Config, st *store.Store, log *slog.Logger) (stop func())
 				}
 			}
 		}
-	}()
-	return func() {
-		cancel()
-		<-done
-	}
+	})
 }
