@@ -33,6 +33,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	log = log.With("instance", cfg.InstanceID)
 	log.Info("coordinator starting", "config", fmt.Sprintf("%+v", cfg.Redacted()))
+	if cfg.ClientToken == "" {
+		log.Warn("TCC_CLIENT_TOKEN is not set: anyone who can reach the coordinator API can start transactions on the registered participants; restrict it by network policy or set a token")
+	}
 	if cfg.Insecure && cfg.HMACKey == "" {
 		log.Warn("TCC_INSECURE: participant calls are NOT signed; never run this way outside local development")
 	}
@@ -148,7 +151,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 			MaxBranches: cfg.MaxBranches, MaxPayloadBytes: cfg.MaxPayloadBytes, MaxBodyBytes: cfg.MaxBodyBytes,
 			MinTimeout: cfg.MinTimeout, MaxTimeout: cfg.MaxTimeout, DefaultTimeout: cfg.DefaultTimeout, MaxLockKeys: cfg.MaxLockKeys,
 		},
-		AdminToken: cfg.AdminToken, AllowAdminWithoutToken: cfg.Insecure,
+		AdminToken: cfg.AdminToken, AllowAdminWithoutToken: cfg.Insecure, ClientToken: cfg.ClientToken,
 		Ready: func(ctx context.Context) error {
 			if err := st.Ping(ctx); err != nil {
 				return err

@@ -26,6 +26,7 @@ type Config struct {
 	HMACKey       string        // TCC_HMAC_KEY (secret)
 	Insecure      bool          // TCC_INSECURE
 	AdminToken    string        // TCC_ADMIN_TOKEN (secret)
+	ClientToken   string        // TCC_CLIENT_TOKEN (secret): required on every /v1 call when set
 	Participants  map[string]string
 
 	DefaultTimeout   time.Duration // TCC_DEFAULT_TIMEOUT
@@ -63,6 +64,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		AdvertiseAddr: getenv("TCC_ADVERTISE_ADDR"),
 		HMACKey:       getenv("TCC_HMAC_KEY"),
 		AdminToken:    getenv("TCC_ADMIN_TOKEN"),
+		ClientToken:   getenv("TCC_CLIENT_TOKEN"),
 	}
 	for _, e := range strings.Split(or(getenv("TCC_ETCD_ENDPOINTS"), "http://127.0.0.1:2379"), ",") {
 		if e = strings.TrimSpace(e); e != "" {
@@ -115,6 +117,7 @@ func (c Config) Validate() error {
 	check(tcc.ValidID(c.InstanceID), "TCC_INSTANCE_ID must be 1-64 characters of [A-Za-z0-9._:-]")
 	check(c.LeaseTTL >= 2*time.Second && c.LeaseTTL <= time.Minute, "TCC_LEASE_TTL must be 2s..1m")
 	check(c.Insecure || len(c.HMACKey) >= tcc.MinKeyLen, "TCC_HMAC_KEY must be at least %d bytes (or TCC_INSECURE=true for local development)", tcc.MinKeyLen)
+	check(c.ClientToken == "" || len(c.ClientToken) >= 16, "TCC_CLIENT_TOKEN must be at least 16 characters")
 	check(len(c.Participants) > 0, "TCC_PARTICIPANTS must name at least one participant (name=url,...)")
 	check(c.MinTimeout > 0 && c.MinTimeout <= c.MaxTimeout, "TCC_MIN_TIMEOUT must be positive and not above TCC_MAX_TIMEOUT")
 	check(c.DefaultTimeout >= c.MinTimeout && c.DefaultTimeout <= c.MaxTimeout, "TCC_DEFAULT_TIMEOUT must be within [TCC_MIN_TIMEOUT, TCC_MAX_TIMEOUT]")
@@ -149,6 +152,7 @@ func (c Config) Redacted() Config {
 	}
 	c.HMACKey = mask(c.HMACKey)
 	c.AdminToken = mask(c.AdminToken)
+	c.ClientToken = mask(c.ClientToken)
 	if c.MySQLDSN != "" {
 		if at := strings.LastIndex(c.MySQLDSN, "@"); at >= 0 {
 			c.MySQLDSN = "***" + c.MySQLDSN[at:]

@@ -23,27 +23,34 @@ import (
 // connection or answers 503 NOT_READY: in both cases the call was not taken, so nothing
 // can run twice. It is safe for concurrent use.
 type Client struct {
-	r     *resty.Client
-	bases []string
-	next  atomic.Uint64
+	r                     *resty.Client
+	bases                 []string
+	next                  atomic.Uint64
+	clientAuth, adminAuth string // Authorization values, or empty
 }
 
 // ClientOption configures a Client.
 type ClientOption func(*clientOptions)
 
 type clientOptions struct {
-	timeout    time.Duration
-	adminToken string
-	maxIdle    int
-	transport  http.RoundTripper
+	timeout     time.Duration
+	adminToken  string
+	clientToken string
+	maxIdle     int
+	transport   http.RoundTripper
 }
 
 // WithTimeout bounds each call (default 60s; a call waiting for completion can take up
 // to the transaction's timeout plus the coordinator's completion wait).
 func WithTimeout(d time.Duration) ClientOption { return func(o *clientOptions) { o.timeout = d } }
 
-// WithAdminToken sets the Bearer token sent on admin calls (Retry).
+// WithAdminToken sets the Bearer token sent on admin calls (Retry), and on the others
+// when no client token is set.
 func WithAdminToken(t string) ClientOption { return func(o *clientOptions) { o.adminToken = t } }
+
+// WithClientToken sets the Bearer token sent on Begin, Get and List: the coordinator's
+// TCC_CLIENT_TOKEN.
+func WithClientToken(t string) ClientOption { return func(o *clientOptions) { o.clientToken = t } }
 
 // WithMaxIdleConnsPerHost sizes the keep-alive pool (default 128).
 func WithMaxIdleConnsPerHost(n int) ClientOption { return func(o *clientOptions) { o.maxIdle = n } }
@@ -101,10 +108,18 @@ func NewClient(baseURL string, opts ...ClientOption) (*Client, error) {
 		SetHeader("Accept", "application/json").
 		SetDisableWarn(true).
 		OnBeforeRequest(RestyMiddleware)
+	c := &Client{r: r, bases: bases}
 	if o.adminToken != "" {
-		r.SetAuthToken(o.adminToken)
+		c.adminAuth = "Bearer " + o.adminToken
 	}
-	return &Client{r: r, bases: bases}, nil
+	c.clientAuth = c.adminAuth
+	if o.clientToken != "" {
+		c.clientAuth = "Bearer " + o.clientToken
+	}
+	if c.adminAuth == "" {
+		c.adminAuth = c.clientAuth
+	}
+	return c, nil
 }
 
 // Begin starts a global transaction and waits as req.Wait says. With a non-empty
@@ -118,7 +133,7 @@ func (c *Client) Begin(ctx context.Context, req BeginRequest, idempotencyKey str
 		return nil, fmt.Errorf("tcc: begin: %w", err)
 	}
 	build := func() *resty.Request {
-		r := c.r.R().SetContext(ctx).SetBody(body).SetHeader("Content-Type", "application/json")
+		r := c.req(ctx, false).SetBody(body).SetHeader("Content-Type", "application/json")
 		if idempotencyKey != "" {
 			r.SetHeader("Idempotency-Key", idempotencyKey)
 		}
@@ -137,7 +152,7 @@ func (c *Client) Get(ctx context.Context, xid string) (*Transaction, error) {
 		return nil, fmt.Errorf("tcc: bad XID %q", xid)
 	}
 	var t Transaction
-	if err := c.do(func() *resty.Request { return c.r.R().SetContext(ctx) }, http.MethodGet, "/v1/transactions/"+xid, &t); err != nil {
+	if err := c.do(func() *resty.Request { return c.req(ctx, false) }, http.MethodGet, "/v1/transactions/"+xid, &t); err != nil {
 		return nil, err
 	}
 	return &t, nil
@@ -154,7 +169,7 @@ type ListOptions struct {
 // List returns one page of transactions in creation order.
 func (c *Client) List(ctx context.Context, opt ListOptions) (*TransactionPage, error) {
 	build := func() *resty.Request {
-		r := c.r.R().SetContext(ctx)
+		r := c.req(ctx, false)
 		if opt.Status != "" {
 			r.SetQueryParam("status", string(opt.Status))
 		}
@@ -182,10 +197,24 @@ func (c *Client) Retry(ctx context.Context, xid string) (*Transaction, error) {
 		return nil, fmt.Errorf("tcc: bad XID %q", xid)
 	}
 	var t Transaction
-	if err := c.do(func() *resty.Request { return c.r.R().SetContext(ctx) }, http.MethodPost, "/v1/transactions/"+xid+"/retry", &t); err != nil {
+	if err := c.do(func() *resty.Request { return c.req(ctx, true) }, http.MethodPost, "/v1/transactions/"+xid+"/retry", &t); err != nil {
 		return nil, err
 	}
 	return &t, nil
+}
+
+// req starts a request under ctx with the client's (or, for admin calls, the admin)
+// credentials.
+func (c *Client) req(ctx context.Context, admin bool) *resty.Request {
+	r := c.r.R().SetContext(ctx)
+	auth := c.clientAuth
+	if admin {
+		auth = c.adminAuth
+	}
+	if auth != "" {
+		r.SetHeader("Authorization", auth)
+	}
+	return r
 }
 
 // Close drops the client's idle connections.

@@ -47,6 +47,10 @@ type Deps struct {
 	Metrics    *metrics.Metrics
 	Limits     Limits
 	AdminToken string // empty: admin calls refused (unless AllowAdminWithoutToken)
+	// ClientToken, when set, is required (as "Authorization: Bearer <token>", or the admin
+	// token) on every /v1 call: only the services that start transactions may start or
+	// read them. Empty: the API is open to whoever reaches it (network policy only).
+	ClientToken string
 	// AllowAdminWithoutToken opens admin calls to anyone (insecure development mode).
 	AllowAdminWithoutToken bool
 	// Ready reports whether the instance can take work (database and etcd session).
@@ -114,7 +118,7 @@ func New(d Deps) http.Handler {
 	})
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(d.Metrics.Registry, promhttp.HandlerOpts{})))
 	h := &handlers{d: d}
-	v1 := r.Group("/v1")
+	v1 := r.Group("/v1", h.client)
 	v1.POST("/transactions", h.begin)
 	v1.GET("/transactions", h.list)
 	v1.GET("/transactions/:xid", h.get)
@@ -360,6 +364,19 @@ func (h *handlers) list(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, page)
+}
+
+// client checks the client token (or the admin token) when one is configured.
+func (h *handlers) client(c *gin.Context) {
+	if h.d.ClientToken == "" {
+		return
+	}
+	got := []byte(c.GetHeader("Authorization"))
+	okClient := subtle.ConstantTimeCompare(got, []byte("Bearer "+h.d.ClientToken)) == 1
+	okAdmin := h.d.AdminToken != "" && subtle.ConstantTimeCompare(got, []byte("Bearer "+h.d.AdminToken)) == 1
+	if !okClient && !okAdmin {
+		h.fail(c, bad(http.StatusUnauthorized, CodeUnauthorized, "client token required"))
+	}
 }
 
 // admin checks the Bearer admin token in constant time.

@@ -170,8 +170,9 @@ func (c *Config) defaults() {
 }
 
 const (
-	hmacKey    = "chaos-harness-hmac-key-0123456789abcdef"
-	adminToken = "chaos-harness-admin-token"
+	hmacKey     = "chaos-harness-hmac-key-0123456789abcdef"
+	adminToken  = "chaos-harness-admin-token"
+	clientToken = "chaos-harness-client-token"
 )
 
 // run is the state of one run.
@@ -399,6 +400,7 @@ func (r *run) startSuite(ctx context.Context, etcdEndpoint string) error {
 				"TCC_SCAN_INTERVAL="+cfg.ScanInterval.String(),
 				"TCC_HMAC_KEY="+hmacKey,
 				"TCC_ADMIN_TOKEN="+adminToken,
+				"TCC_CLIENT_TOKEN="+clientToken,
 				"TCC_PARTICIPANTS="+participants,
 				"TCC_CALL_TIMEOUT=2s",
 				"TCC_RETRY_BASE=50ms",
@@ -417,7 +419,7 @@ func (r *run) startSuite(ctx context.Context, etcdEndpoint string) error {
 	ord.env = func(int) []string {
 		return append(baseEnv(), "ORDER_ADDR="+ord.addr, "ORDER_MYSQL_DSN="+r.dsns["order"], "ORDER_DB_MAX_CONNS=16",
 			"ORDER_COORDINATOR_URL="+lb.url(), "ORDER_INVENTORY_URL="+inv.url(), "ORDER_PAYMENT_URL="+pay.url(),
-			"ORDER_TX_TIMEOUT=3s", "ORDER_RATE_LIMIT=100000", "ORDER_RATE_BURST=100000",
+			"ORDER_TX_TIMEOUT=3s", "ORDER_RATE_LIMIT=100000", "ORDER_RATE_BURST=100000", "ORDER_COORDINATOR_TOKEN="+clientToken,
 			"TCC_HMAC_KEY="+hmacKey, "TCC_ADMIN_TOKEN="+adminToken)
 	}
 	for _, p := range []*proc{inv, pay} {
@@ -709,6 +711,7 @@ func (r *run) quiesce(ctx context.Context) error {
 
 func (r *run) getJSON(ctx context.Context, url string, into any) error {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	req.Header.Set("Authorization", "Bearer "+clientToken) // the coordinators require it; the services ignore it
 	resp, err := r.http.Do(req)
 	if err != nil {
 		return err

@@ -34,6 +34,9 @@ type Config struct {
 	// CoordinatorURL is the coordinator's base URL, or several comma-separated
 	// (ORDER_COORDINATOR_URL).
 	CoordinatorURL string
+	// CoordinatorToken is the coordinator's client token (ORDER_COORDINATOR_TOKEN, the
+	// coordinator's TCC_CLIENT_TOKEN; empty when the coordinator requires none).
+	CoordinatorToken string
 	// InventoryURL and PaymentURL are the base URLs of the catalogue and accounts look-ups
 	// (ORDER_INVENTORY_URL, ORDER_PAYMENT_URL).
 	InventoryURL string
@@ -69,17 +72,18 @@ type Config struct {
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	e := &platform.Env{Getenv: getenv}
 	c := Config{
-		Addr:           e.String("ORDER_ADDR", ":8080"),
-		Common:         platform.CommonFromEnv(e, "ORDER_"),
-		CoordinatorURL: e.String("ORDER_COORDINATOR_URL", "http://127.0.0.1:7070"),
-		InventoryURL:   e.String("ORDER_INVENTORY_URL", "http://127.0.0.1:8081"),
-		PaymentURL:     e.String("ORDER_PAYMENT_URL", "http://127.0.0.1:8082"),
-		AccountCheck:   e.Bool("ORDER_ACCOUNT_CHECK", true),
-		TxTimeout:      e.Duration("ORDER_TX_TIMEOUT", 5*time.Second),
-		Wait:           e.String("ORDER_WAIT", tcc.WaitCompletion),
-		RateLimit:      e.Float("ORDER_RATE_LIMIT", 10000),
-		RateBurst:      int(e.Int("ORDER_RATE_BURST", 1000)),
-		PriceCacheTTL:  e.Duration("ORDER_PRICE_CACHE_TTL", time.Second),
+		Addr:             e.String("ORDER_ADDR", ":8080"),
+		Common:           platform.CommonFromEnv(e, "ORDER_"),
+		CoordinatorURL:   e.String("ORDER_COORDINATOR_URL", "http://127.0.0.1:7070"),
+		CoordinatorToken: e.String("ORDER_COORDINATOR_TOKEN", ""),
+		InventoryURL:     e.String("ORDER_INVENTORY_URL", "http://127.0.0.1:8081"),
+		PaymentURL:       e.String("ORDER_PAYMENT_URL", "http://127.0.0.1:8082"),
+		AccountCheck:     e.Bool("ORDER_ACCOUNT_CHECK", true),
+		TxTimeout:        e.Duration("ORDER_TX_TIMEOUT", 5*time.Second),
+		Wait:             e.String("ORDER_WAIT", tcc.WaitCompletion),
+		RateLimit:        e.Float("ORDER_RATE_LIMIT", 10000),
+		RateBurst:        int(e.Int("ORDER_RATE_BURST", 1000)),
+		PriceCacheTTL:    e.Duration("ORDER_PRICE_CACHE_TTL", time.Second),
 
 		IdempotencyRetention:     e.Duration("ORDER_IDEMPOTENCY_RETENTION", 7*24*time.Hour),
 		IdempotencyPurgeInterval: e.Duration("ORDER_IDEMPOTENCY_PURGE_INTERVAL", time.Hour),
@@ -167,7 +171,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	defer cfg.StartPurger(db, log)()
 	defer startKeyPurger(cfg, store.New(db), log)()
-	coord, err := tcc.NewClient(cfg.CoordinatorURL, tcc.WithTimeout(cfg.TxTimeout+10*time.Second), tcc.WithMaxIdleConnsPerHost(512))
+	coord, err := tcc.NewClient(cfg.CoordinatorURL, tcc.WithTimeout(cfg.TxTimeout+10*time.Second), tcc.WithMaxIdleConnsPerHost(512),
+		tcc.WithClientToken(cfg.CoordinatorToken))
 	if err != nil {
 		return fmt.Errorf("order: %w", err)
 	}
