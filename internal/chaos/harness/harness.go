@@ -586,20 +586,22 @@ func (r *run) placeWithRetries(ctx context.Context, key, body string) (int, stri
 	return status, code, ""
 }
 
-// killCoordinators SIGKILLs a random coordinator every KillEvery (with jitter) and
-// restarts it shortly after, one at a time.
-func (r *run) killCoordinators(ctx context.Context) {
+// every calls fault every mean interval (with jitter) until ctx ends.
+func (r *run) every(ctx context.Context, mean time.Duration, fault func(context.Context)) {
 	for {
-		t := time.NewTimer(r.jitter(r.cfg.KillEvery))
+		t := time.NewTimer(r.jitter(mean))
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return
 		case <-t.C:
 		}
-		r.killOne(ctx)
+		fault(ctx)
 	}
 }
+
+func (r *run) killCoordinators(ctx context.Context)    { r.every(ctx, r.cfg.KillEvery, r.killOne) }
+func (r *run) restartParticipants(ctx context.Context) { r.every(ctx, r.cfg.RestartEvery, r.restartOne) }
 
 // killOne SIGKILLs a random coordinator and starts it again after about a lease TTL.
 // One at a time: a second kill waits for the first restart.
@@ -611,29 +613,7 @@ func (r *run) killOne(ctx context.Context) {
 	c.kill()
 	r.kills.Add(1)
 	r.cfg.Log.Info("chaos: coordinator killed", "name", c.name)
-	pause := time.NewTimer(r.jitter(r.cfg.LeaseTTL))
-	select {
-	case <-ctx.Done():
-	case <-pause.C:
-	}
-	if err := c.start(context.Background(), time.Minute); err != nil {
-		r.cfg.Log.Error("chaos: coordinator restart failed", "name", c.name, "err", err)
-	}
-}
-
-// restartParticipants stops a random participant (SIGTERM or SIGKILL) every
-// RestartEvery (with jitter) and starts it again after a short pause.
-func (r *run) restartParticipants(ctx context.Context) {
-	for {
-		t := time.NewTimer(r.jitter(r.cfg.RestartEvery))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-		r.restartOne(ctx)
-	}
+	r.restartAfter(ctx, c, r.jitter(r.cfg.LeaseTTL))
 }
 
 // restartOne stops a random participant (SIGTERM or SIGKILL) and starts it again after a
@@ -650,13 +630,19 @@ func (r *run) restartOne(ctx context.Context) {
 	}
 	r.restarts.Add(1)
 	r.cfg.Log.Info("chaos: participant stopped", "name", p.name)
-	pause := time.NewTimer(time.Duration(200+r.intn(800)) * time.Millisecond)
+	r.restartAfter(ctx, p, time.Duration(200+r.intn(800))*time.Millisecond)
+}
+
+// restartAfter starts p again once pause has passed (at once if ctx ends first).
+func (r *run) restartAfter(ctx context.Context, p *proc, pause time.Duration) {
+	t := time.NewTimer(pause)
 	select {
 	case <-ctx.Done():
-	case <-pause.C:
+		t.Stop()
+	case <-t.C:
 	}
 	if err := p.start(context.Background(), time.Minute); err != nil {
-		r.cfg.Log.Error("chaos: participant restart failed", "name", p.name, "err", err)
+		r.cfg.Log.Error("chaos: restart failed", "name", p.name, "err", err)
 	}
 }
 
