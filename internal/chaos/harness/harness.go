@@ -600,8 +600,10 @@ func (r *run) every(ctx context.Context, mean time.Duration, fault func(context.
 	}
 }
 
-func (r *run) killCoordinators(ctx context.Context)    { r.every(ctx, r.cfg.KillEvery, r.killOne) }
-func (r *run) restartParticipants(ctx context.Context) { r.every(ctx, r.cfg.RestartEvery, r.restartOne) }
+func (r *run) killCoordinators(ctx context.Context) { r.every(ctx, r.cfg.KillEvery, r.killOne) }
+func (r *run) restartParticipants(ctx context.Context) {
+	r.every(ctx, r.cfg.RestartEvery, r.restartOne)
+}
 
 // killOne SIGKILLs a random coordinator and starts it again after about a lease TTL.
 // One at a time: a second kill waits for the first restart.
