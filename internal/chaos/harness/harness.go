@@ -254,11 +254,11 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	var chaosWG sync.WaitGroup
 	if cfg.KillEvery > 0 {
 		chaosWG.Add(1)
-		go func() { defer chaosWG.Done(); r.killCoordinators(chaosCtx) }()
+		go func() { defer chaosWG.Done(); r.every(chaosCtx, cfg.KillEvery, r.killOne) }()
 	}
 	if cfg.RestartEvery > 0 {
 		chaosWG.Add(1)
-		go func() { defer chaosWG.Done(); r.restartParticipants(chaosCtx) }()
+		go func() { defer chaosWG.Done(); r.every(chaosCtx, cfg.RestartEvery, r.restartOne) }()
 	}
 	r.workload(ctx, &sum)
 	stopChaos()
@@ -598,11 +598,6 @@ func (r *run) every(ctx context.Context, mean time.Duration, fault func(context.
 		}
 		fault(ctx)
 	}
-}
-
-func (r *run) killCoordinators(ctx context.Context) { r.every(ctx, r.cfg.KillEvery, r.killOne) }
-func (r *run) restartParticipants(ctx context.Context) {
-	r.every(ctx, r.cfg.RestartEvery, r.restartOne)
 }
 
 // killOne SIGKILLs a random coordinator and starts it again after about a lease TTL.
