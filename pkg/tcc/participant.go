@@ -1,14 +1,10 @@
 package tcc
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"time"
 
@@ -17,6 +13,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/tccsuite/tccsuite/internal/dbx"
+	"github.com/tccsuite/tccsuite/internal/jsonx"
 )
 
 // DefaultMaxBodyBytes bounds a phase call's body when the config sets no limit.
@@ -157,18 +154,13 @@ func phaseHandler[P any](p *Participant, action string, phase Phase, h Handler[P
 
 func serve[P any](c *gin.Context, p *Participant, phase Phase, h Handler[P]) (Branch, Outcome, *callError) {
 	req := c.Request
-	if mt, _, err := mime.ParseMediaType(req.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+	body, err := jsonx.ReadBody(c.Writer, req, p.maxBody)
+	switch {
+	case errors.Is(err, jsonx.ErrMediaType):
 		return Branch{}, "", &callError{http.StatusUnsupportedMediaType, CodeUnsupportedMedia, "Content-Type must be application/json"}
-	}
-	if req.ContentLength > p.maxBody {
+	case errors.Is(err, jsonx.ErrTooLarge):
 		return Branch{}, "", &callError{http.StatusRequestEntityTooLarge, CodePayloadTooLarge, fmt.Sprintf("body over %d bytes", p.maxBody)}
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, req.Body, p.maxBody))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return Branch{}, "", &callError{http.StatusRequestEntityTooLarge, CodePayloadTooLarge, fmt.Sprintf("body over %d bytes", p.maxBody)}
-		}
+	case err != nil:
 		return Branch{}, "", &callError{http.StatusBadRequest, CodeBadPayload, "could not read the body"}
 	}
 	if p.verifier != nil {
@@ -199,13 +191,8 @@ func serve[P any](c *gin.Context, p *Participant, phase Phase, h Handler[P]) (Br
 		return br, "", &callError{http.StatusConflict, CodeExpired, "the transaction's deadline has passed"}
 	}
 	var payload P
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&payload); err != nil {
-		return br, "", &callError{http.StatusBadRequest, CodeBadPayload, "the payload is not valid JSON for this action: " + jsonErrText(err)}
-	}
-	if dec.More() {
-		return br, "", &callError{http.StatusBadRequest, CodeBadPayload, "the payload has trailing data"}
+	if err := jsonx.DecodeStrict(body, &payload); err != nil {
+		return br, "", &callError{http.StatusBadRequest, CodeBadPayload, "the payload is not valid JSON for this action: " + err.Error()}
 	}
 	if v, ok := any(&payload).(Validator); ok {
 		if err := v.Validate(); err != nil {
@@ -260,20 +247,5 @@ func serve[P any](c *gin.Context, p *Participant, phase Phase, h Handler[P]) (Br
 	default:
 		log.Error("tcc: phase failed", "err", err)
 		return br, "", &callError{http.StatusInternalServerError, CodeInternal, "internal error"}
-	}
-}
-
-func jsonErrText(err error) string {
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &se):
-		return fmt.Sprintf("syntax error at byte %d", se.Offset)
-	case errors.As(err, &te):
-		return fmt.Sprintf("field %q must be %s", te.Field, te.Type)
-	case errors.Is(err, io.EOF):
-		return "empty body"
-	default:
-		return err.Error()
 	}
 }

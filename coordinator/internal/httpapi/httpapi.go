@@ -12,9 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"strconv"
 	"time"
@@ -26,6 +24,7 @@ import (
 	"github.com/tccsuite/tccsuite/coordinator/internal/metrics"
 	"github.com/tccsuite/tccsuite/coordinator/internal/registry"
 	"github.com/tccsuite/tccsuite/coordinator/internal/store"
+	"github.com/tccsuite/tccsuite/internal/jsonx"
 	"github.com/tccsuite/tccsuite/pkg/tcc"
 )
 
@@ -203,27 +202,17 @@ func (h *handlers) begin(c *gin.Context) {
 func (h *handlers) parseBegin(c *gin.Context) (engine.BeginInput, error) {
 	lim := h.d.Limits
 	var in engine.BeginInput
-	if mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type")); err != nil || mt != "application/json" {
+	body, err := jsonx.ReadBody(c.Writer, c.Request, lim.MaxBodyBytes)
+	switch {
+	case errors.Is(err, jsonx.ErrMediaType):
 		return in, bad(http.StatusUnsupportedMediaType, CodeUnsupportedMedia, "Content-Type must be application/json")
-	}
-	if c.Request.ContentLength > lim.MaxBodyBytes {
+	case errors.Is(err, jsonx.ErrTooLarge):
 		return in, bad(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "body over %d bytes", lim.MaxBodyBytes)
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, lim.MaxBodyBytes))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return in, bad(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "body over %d bytes", lim.MaxBodyBytes)
-		}
+	case err != nil:
 		return in, bad(http.StatusBadRequest, CodeBadJSON, "could not read the body")
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&in.Req); err != nil {
-		return in, bad(http.StatusBadRequest, CodeBadJSON, "the body is not a valid transaction request: %s", jsonErrText(err))
-	}
-	if dec.More() {
-		return in, bad(http.StatusBadRequest, CodeBadJSON, "the body has trailing data")
+	if err := jsonx.DecodeStrict(body, &in.Req); err != nil {
+		return in, bad(http.StatusBadRequest, CodeBadJSON, "the body is not a valid transaction request: %s", err)
 	}
 	req := &in.Req
 	if len(req.Branches) == 0 {
@@ -407,21 +396,6 @@ func (h *handlers) retry(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusAccepted, t)
-}
-
-func jsonErrText(err error) string {
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &se):
-		return fmt.Sprintf("syntax error at byte %d", se.Offset)
-	case errors.As(err, &te):
-		return fmt.Sprintf("field %q has the wrong type", te.Field)
-	case errors.Is(err, io.EOF):
-		return "empty body"
-	default:
-		return clip(err.Error())
-	}
 }
 
 func clip(s string) string {

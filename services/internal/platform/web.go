@@ -5,19 +5,14 @@
 package platform
 
 import (
-	"bytes"
 	"context"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"mime"
 	"net"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -27,6 +22,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/tccsuite/tccsuite/internal/dbx"
+	"github.com/tccsuite/tccsuite/internal/jsonx"
 	"github.com/tccsuite/tccsuite/pkg/tcc"
 )
 
@@ -203,19 +199,13 @@ func NewEngine(log *slog.Logger, m *Metrics, db *gorm.DB, mapErr Mapper) *gin.En
 // application/json (415), the body at most max bytes (413), one JSON value with no
 // unknown fields and the right types (400).
 func DecodeJSON(c *gin.Context, max int64, v any) error {
-	mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
-	if err != nil || mt != "application/json" {
+	body, err := jsonx.ReadBody(c.Writer, c.Request, max)
+	switch {
+	case errors.Is(err, jsonx.ErrMediaType):
 		return Errorf(http.StatusUnsupportedMediaType, CodeUnsupportedMedia, "Content-Type must be application/json")
-	}
-	if c.Request.ContentLength > max {
+	case errors.Is(err, jsonx.ErrTooLarge):
 		return Errorf(http.StatusRequestEntityTooLarge, CodeTooLarge, "the body is over %d bytes", max)
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, max))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return Errorf(http.StatusRequestEntityTooLarge, CodeTooLarge, "the body is over %d bytes", max)
-		}
+	case err != nil:
 		return Errorf(http.StatusBadRequest, CodeBadRequest, "could not read the body")
 	}
 	return Unmarshal(body, v)
@@ -223,32 +213,10 @@ func DecodeJSON(c *gin.Context, max int64, v any) error {
 
 // Unmarshal decodes one strict JSON value (no unknown fields, no trailing data).
 func Unmarshal(body []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return &Error{Status: http.StatusBadRequest, Code: CodeBadRequest, Message: "invalid JSON body: " + jsonErrText(err)}
-	}
-	if dec.More() {
-		return Errorf(http.StatusBadRequest, CodeBadRequest, "invalid JSON body: trailing data")
+	if err := jsonx.DecodeStrict(body, v); err != nil {
+		return Errorf(http.StatusBadRequest, CodeBadRequest, "invalid JSON body: %s", err)
 	}
 	return nil
-}
-
-func jsonErrText(err error) string {
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &se):
-		return fmt.Sprintf("syntax error at byte %d", se.Offset)
-	case errors.As(err, &te):
-		return fmt.Sprintf("field %q must be %s", te.Field, te.Type)
-	case errors.Is(err, io.EOF):
-		return "empty body"
-	case strings.HasPrefix(err.Error(), "json: unknown field"):
-		return strings.TrimPrefix(err.Error(), "json: ")
-	default:
-		return "malformed"
-	}
 }
 
 // AdminAuth checks "Authorization: Bearer <token>" in constant time; a missing or wrong
