@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strconv"
 
 	"github.com/gin-gonic/gin"
 	"gorm.io/gorm"
@@ -94,18 +93,9 @@ func (a *API) get(c *gin.Context) {
 }
 
 func (a *API) list(c *gin.Context) {
-	limit := 100
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			_ = c.Error(platform.Errorf(http.StatusBadRequest, platform.CodeBadRequest, "limit must be in 1..1000"))
-			return
-		}
-		limit = n
-	}
-	after := c.Query("after")
-	if after != "" && !domain.ValidSKU(after) {
-		_ = c.Error(platform.Errorf(http.StatusBadRequest, platform.CodeBadRequest, "after must be a SKU"))
+	limit, after, err := platform.PageQuery(c, domain.ValidSKU, "a SKU")
+	if err != nil {
+		_ = c.Error(err)
 		return
 	}
 	items, err := a.Store.List(c.Request.Context(), after, limit+1)
@@ -113,11 +103,8 @@ func (a *API) list(c *gin.Context) {
 		_ = c.Error(err)
 		return
 	}
-	page := StockPage{Items: make([]StockJSON, 0, len(items))}
-	if len(items) > limit {
-		items = items[:limit]
-		page.Next = items[limit-1].SKU
-	}
+	items, next := platform.Page(items, limit, func(it domain.Item) string { return it.SKU })
+	page := StockPage{Items: make([]StockJSON, 0, len(items)), Next: next}
 	for _, it := range items {
 		page.Items = append(page.Items, toJSON(it))
 	}

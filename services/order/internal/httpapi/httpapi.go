@@ -6,7 +6,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -178,18 +177,9 @@ func (a *API) list(c *gin.Context) {
 		_ = c.Error(platform.Errorf(http.StatusBadRequest, platform.CodeBadRequest, "user_id is required: 1..64 characters of [A-Za-z0-9._-]"))
 		return
 	}
-	limit := 100
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			_ = c.Error(platform.Errorf(http.StatusBadRequest, platform.CodeBadRequest, "limit must be in 1..1000"))
-			return
-		}
-		limit = n
-	}
-	after := c.Query("after")
-	if after != "" && !domain.ValidRef(after) {
-		_ = c.Error(platform.Errorf(http.StatusBadRequest, platform.CodeBadRequest, "after must be an order_id"))
+	limit, after, err := platform.PageQuery(c, domain.ValidRef, "an order_id")
+	if err != nil {
+		_ = c.Error(err)
 		return
 	}
 	orders, err := a.Store.ListByUser(c.Request.Context(), user, after, limit+1)
@@ -200,11 +190,8 @@ func (a *API) list(c *gin.Context) {
 		_ = c.Error(err)
 		return
 	}
-	page := OrderPage{Orders: make([]OrderJSON, 0, len(orders))}
-	if len(orders) > limit {
-		orders = orders[:limit]
-		page.Next = orders[limit-1].ID
-	}
+	orders, next := platform.Page(orders, limit, func(o domain.Order) string { return o.ID })
+	page := OrderPage{Orders: make([]OrderJSON, 0, len(orders)), Next: next}
 	for _, o := range orders {
 		page.Orders = append(page.Orders, toJSON(o))
 	}

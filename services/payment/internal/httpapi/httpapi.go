@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -109,18 +108,9 @@ func (a *API) get(c *gin.Context) {
 }
 
 func (a *API) list(c *gin.Context) {
-	limit := 100
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			_ = c.Error(platform.Errorf(http.StatusBadRequest, platform.CodeBadRequest, "limit must be in 1..1000"))
-			return
-		}
-		limit = n
-	}
-	after := c.Query("after")
-	if after != "" && !domain.ValidAccountID(after) {
-		_ = c.Error(platform.Errorf(http.StatusBadRequest, platform.CodeBadRequest, "after must be an account id"))
+	limit, after, err := platform.PageQuery(c, domain.ValidAccountID, "an account id")
+	if err != nil {
+		_ = c.Error(err)
 		return
 	}
 	accs, err := a.Store.List(c.Request.Context(), after, limit+1)
@@ -128,11 +118,8 @@ func (a *API) list(c *gin.Context) {
 		_ = c.Error(err)
 		return
 	}
-	page := AccountPage{Accounts: make([]AccountJSON, 0, len(accs))}
-	if len(accs) > limit {
-		accs = accs[:limit]
-		page.Next = accs[limit-1].ID
-	}
+	accs, next := platform.Page(accs, limit, func(a domain.Account) string { return a.ID })
+	page := AccountPage{Accounts: make([]AccountJSON, 0, len(accs)), Next: next}
 	for _, acc := range accs {
 		page.Accounts = append(page.Accounts, toJSON(acc))
 	}
