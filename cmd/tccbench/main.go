@@ -134,6 +134,13 @@ type client struct {
 	http *http.Client
 }
 
+// newClient returns a client with a keep-alive pool sized for concurrency workers.
+func newClient(concurrency int) *client {
+	return &client{http: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		MaxIdleConns: concurrency * 2, MaxIdleConnsPerHost: concurrency * 2, IdleConnTimeout: 90 * time.Second,
+	}}}
+}
+
 func (c *client) do(ctx context.Context, method, url string, body []byte, hdr map[string]string, out any) (int, error) {
 	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"sort"
 	"time"
 )
@@ -89,10 +88,4 @@ func (r report) print(out io.Writer, asJSON bool) {
 	if r.Invariants != "" {
 		fmt.Fprintln(out, r.Invariants)
 	}
-}
-
-func newClient(concurrency int) *client {
-	return &client{http: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-		MaxIdleConns: concurrency * 2, MaxIdleConnsPerHost: concurrency * 2, IdleConnTimeout: 90 * time.Second,
-	}}}
 }

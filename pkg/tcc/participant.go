@@ -88,9 +88,6 @@ func NewParticipant(cfg ParticipantConfig) (*Participant, error) {
 	return p, nil
 }
 
-// Barrier returns the participant's barrier, for callers that run phases themselves.
-func (p *Participant) Barrier() *Barrier { return p.barrier }
-
 // Handler is the business step of one phase, run inside the barrier's local transaction
 // tx with the decoded payload. It makes every change through tx. Returning a Reject
 // error from a Try refuses it (409); any other error rolls back and answers 5xx, after
