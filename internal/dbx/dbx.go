@@ -5,9 +5,14 @@ package dbx
 
 import (
 	"context"
+	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/glebarez/sqlite"
@@ -112,18 +117,35 @@ func Close(db *gorm.DB) error {
 	return sqlDB.Close()
 }
 
-// NormalizeMySQLDSN forces the options the suite relies on: parseTime, UTC times and
-// interpolateParams (one round trip per statement instead of prepare+execute+close).
+// NormalizeMySQLDSN forces the options the suite relies on, whatever the user passed:
+//
+//   - clientFoundRows off: the barrier and the Idempotency-Key claim detect a duplicate
+//     by an affected-row count of 0 (INSERT … ON DUPLICATE KEY UPDATE that changed
+//     nothing, a conditional UPDATE that matched nothing new). With CLIENT_FOUND_ROWS the
+//     server counts matched rows instead, an existing row reports 1, and a duplicate
+//     would be applied again;
+//   - no autocommit or transaction-isolation override among the session variables: every
+//     write outside an explicit transaction must commit on its own, and the barrier's
+//     locking reads assume the server's default (REPEATABLE READ) or READ COMMITTED;
+//   - parseTime, UTC times, and interpolateParams (one round trip per statement instead
+//     of prepare+execute+close).
 func NormalizeMySQLDSN(dsn string) (string, error) {
 	cfg, err := mysqldrv.ParseDSN(dsn)
 	if err != nil {
 		return "", fmt.Errorf("dbx: bad MySQL DSN: %w", err)
 	}
+	cfg.ClientFoundRows = false
 	cfg.ParseTime = true
 	cfg.Loc = time.UTC
 	cfg.InterpolateParams = true
 	if cfg.Params == nil {
 		cfg.Params = map[string]string{}
+	}
+	for k := range cfg.Params {
+		switch strings.ToLower(k) {
+		case "autocommit", "transaction_isolation", "tx_isolation", "sql_safe_updates":
+			delete(cfg.Params, k)
+		}
 	}
 	if _, ok := cfg.Params["time_zone"]; !ok {
 		cfg.Params["time_zone"] = "'+00:00'"
@@ -156,6 +178,47 @@ func CreateMySQLDatabase(ctx context.Context, dsn string) error {
 	}
 	return nil
 }
+
+// IsUnavailable reports whether err says the database could not be reached or went
+// away mid-call: connection refused or reset, the server shutting down or restarting, a
+// killed or lost connection, too many connections, the server read-only (a fail-over in
+// progress). The statement did not commit unless it was a COMMIT whose answer was lost;
+// callers answer 503 with Retry-After and never treat it as a definite failure.
+func IsUnavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysqldrv.ErrInvalidConn) || errors.Is(err, sql.ErrConnDone) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		return true
+	}
+	var ne *net.OpError
+	if errors.As(err, &ne) {
+		return true
+	}
+	var me *mysqldrv.MySQLError
+	if errors.As(err, &me) {
+		switch me.Number {
+		case 1040, // too many connections
+			1053,                   // server shutdown in progress
+			1077,                   // normal shutdown
+			1079,                   // shutdown complete
+			1152,                   // aborted connection
+			1158, 1159, 1160, 1161, // network read/write errors and timeouts
+			1290, // running with --read-only
+			1836, // read-only mode
+			1927, // connection killed
+			4031: // disconnected by the server for inactivity
+			return true
+		}
+	}
+	return false
+}
+
+// IsTransient reports whether the same call may well succeed if repeated: a conflict
+// (IsRetryable) or the database being unavailable (IsUnavailable).
+func IsTransient(err error) bool { return IsRetryable(err) || IsUnavailable(err) }
 
 // IsRetryable reports whether err is a transient database conflict (MySQL deadlock or
 // lock wait timeout, SQLite busy) after which the whole local transaction was rolled

@@ -34,6 +34,10 @@ const (
 	BranchFailed     BranchStatus = "FAILED"     // Try failed otherwise (timeout, 5xx, bad call)
 	BranchConfirmed  BranchStatus = "CONFIRMED"  // Confirm answered 2xx
 	BranchCancelled  BranchStatus = "CANCELLED"  // Cancel answered 2xx
+	// BranchNotApplied: the participant's barrier refused the Confirm or Cancel
+	// (TCC_NOT_TRIED or TCC_PHASE_CONFLICT): nothing was applied there and nothing will
+	// be. Final for the branch; the transaction is flagged for attention.
+	BranchNotApplied BranchStatus = "NOT_APPLIED"
 )
 
 // Wait modes of BeginRequest.

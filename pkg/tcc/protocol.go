@@ -117,6 +117,15 @@ const (
 	CodeRetry            = "TCC_RETRY"   // transient conflict (deadlock, busy): call again
 	CodeTimeout          = "TCC_TIMEOUT" // the call ran out of time: outcome unknown
 	CodeInternal         = "TCC_INTERNAL"
+	// CodeNotTried: a Confirm for a branch whose Try was never applied by this
+	// participant (it never arrived, rolled back, was blocked by its Cancel, or its
+	// barrier rows were purged). Nothing was done; the coordinator treats it as final for
+	// the branch and flags the transaction for attention.
+	CodeNotTried = "TCC_NOT_TRIED"
+	// CodePhaseConflict: a Confirm after this branch's Cancel was applied, or a Cancel
+	// after its Confirm was applied. Nothing was done; final for the branch, and the
+	// transaction is flagged for attention.
+	CodePhaseConflict = "TCC_PHASE_CONFLICT"
 )
 
 // Sentinel errors of the barrier.
@@ -126,6 +135,12 @@ var (
 	ErrSuspended = errors.New("tcc: try arrived after its cancel")
 	// ErrExpired: the call arrived after its X-TCC-Deadline and did nothing.
 	ErrExpired = errors.New("tcc: deadline passed")
+	// ErrNotTried: a Confirm found no applied Try for its branch; nothing was done
+	// (CodeNotTried).
+	ErrNotTried = errors.New("tcc: confirm without an applied try")
+	// ErrPhaseConflict: a Confirm found the branch cancelled, or a Cancel found it
+	// confirmed; nothing was done (CodePhaseConflict).
+	ErrPhaseConflict = errors.New("tcc: the opposite second phase was applied")
 	// ErrRejected matches every business refusal (see Reject).
 	ErrRejected = errors.New("tcc: rejected")
 )
