@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	mysqldrv "github.com/go-sql-driver/mysql"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"gorm.io/gorm"
@@ -83,7 +82,7 @@ func Errors(log *slog.Logger, mapErr Mapper) gin.HandlerFunc {
 			pe = mapErr(err)
 		}
 		if pe == nil && transient(err) {
-			pe = &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: "temporarily overloaded; retry later", RetryAfter: 1, Err: err}
+			pe = &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: "temporarily unavailable; retry later", RetryAfter: 1, Err: err}
 		}
 		if pe == nil {
 			pe = &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "internal error", Err: err}
@@ -355,14 +354,10 @@ func RouteUnion(engines ...*gin.Engine) []gin.RouteInfo {
 }
 
 // transient reports a database condition after which the same request may well succeed:
-// a deadlock or lock wait timeout, SQLite busy, or MySQL out of connections (1040).
-func transient(err error) bool {
-	if dbx.IsRetryable(err) {
-		return true
-	}
-	var me *mysqldrv.MySQLError
-	return errors.As(err, &me) && me.Number == 1040
-}
+// a deadlock or lock wait timeout, SQLite busy, or the database unreachable, restarting
+// or out of connections (dbx.IsTransient). Such an answer is a 503 with Retry-After,
+// never a 500: the request changed nothing that a retry would repeat.
+func transient(err error) bool { return dbx.IsTransient(err) }
 
 // Page limits of the list endpoints.
 const (

@@ -70,8 +70,8 @@ func (r Reservation) Validate() error {
 		return fmt.Errorf("%w: sku must be 1..64 characters of [A-Za-z0-9._-]", ErrInvalid)
 	case r.Quantity < 1 || r.Quantity > MaxQuantity:
 		return fmt.Errorf("%w: quantity must be in 1..%d", ErrInvalid, MaxQuantity)
-	case r.UnitPrice < 0 || r.UnitPrice > MaxPrice:
-		return fmt.Errorf("%w: unit_price must be in 0..%d", ErrInvalid, MaxPrice)
+	case r.UnitPrice < 1 || r.UnitPrice > MaxPrice:
+		return fmt.Errorf("%w: unit_price must be in 1..%d", ErrInvalid, MaxPrice)
 	}
 	return nil
 }
@@ -95,10 +95,12 @@ type Restock struct {
 	Available int64
 }
 
-// Validate checks the restock's values.
+// Validate checks the restock's values. A price of 0 is refused: the payment service
+// refuses to hold an amount of 0, so a free item could never be ordered (every order of
+// it would be cancelled by the payment branch); refusing it here says so at the input.
 func (r Restock) Validate() error {
-	if r.Price < 0 || r.Price > MaxPrice {
-		return fmt.Errorf("%w: price must be in 0..%d", ErrInvalid, int64(MaxPrice))
+	if r.Price < 1 || r.Price > MaxPrice {
+		return fmt.Errorf("%w: price must be in 1..%d", ErrInvalid, int64(MaxPrice))
 	}
 	if r.Available < 0 || r.Available > MaxAvailable {
 		return fmt.Errorf("%w: available must be in 0..%d", ErrInvalid, int64(MaxAvailable))
