@@ -10,8 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -50,11 +52,23 @@ func (c Config) Validate() error {
 // IsMySQL reports whether the config selects MySQL.
 func (c Config) IsMySQL() bool { return c.MySQLDSN != "" }
 
+// driverLog routes the MySQL driver's own messages (a bad idle connection closed, a
+// packet error) to slog, so they carry the process's log format instead of going raw to
+// stderr.
+type driverLog struct{}
+
+func (driverLog) Print(v ...any) {
+	slog.Warn("mysql driver", "msg", strings.TrimSpace(fmt.Sprint(v...)))
+}
+
+var routeDriverLog sync.Once
+
 // Open opens and pings the database. The caller closes it with Close.
 func Open(ctx context.Context, c Config) (*gorm.DB, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
+	routeDriverLog.Do(func() { _ = mysqldrv.SetLogger(driverLog{}) })
 	gcfg := &gorm.Config{
 		Logger:                 logger.Default.LogMode(logger.Silent),
 		SkipDefaultTransaction: true,

@@ -51,7 +51,9 @@ func DecodeStrict(body []byte, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return errors.New(describe(err))
 	}
-	if dec.More() {
+	// Only white space may follow the value. dec.More() is not enough: it reports false
+	// before a stray '}' or ']', so `{"a":1}}` would pass.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return errors.New("trailing data")
 	}
 	return nil

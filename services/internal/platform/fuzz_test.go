@@ -35,6 +35,7 @@ func FuzzDecodeJSON(f *testing.F) {
 	f.Add("application/json", []byte(`{"quantity":"2"}`))
 	f.Add("application/json", []byte(`{"quantity":2}{"quantity":3}`))
 	f.Add("application/json", []byte(`{"unknown":1}`))
+	f.Add("application/json", []byte(`{"quantity":2}}`))
 	f.Add("application/json", []byte(``))
 	f.Add("application/json", bytes.Repeat([]byte(" "), 600))
 	gin.SetMode(gin.ReleaseMode)
