@@ -3,7 +3,7 @@ GO        ?= go
 PKGS      ?= ./...
 TEST_FLAGS ?= -race -count=1 -timeout 15m
 
-.PHONY: run test lint fmt vet bench build clean chaos postman fuzz
+.PHONY: run test lint fmt vet openapi-lint bench build clean chaos postman fuzz
 
 ## run: start the whole suite in one process (embedded etcd and SQLite unless TCC_MYSQL_DSN is set)
 run:
@@ -19,7 +19,11 @@ test: lint
 postman:
 	./scripts/postman.sh
 
-lint: fmt vet
+## lint: gofmt, go vet, and the OpenAPI spec through the pinned Redocly CLI (api/lint)
+lint: fmt vet openapi-lint
+
+openapi-lint:
+	./scripts/openapi-lint.sh
 
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
