@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -61,14 +60,15 @@ func (driverLog) Print(v ...any) {
 	slog.Warn("mysql driver", "msg", strings.TrimSpace(fmt.Sprint(v...)))
 }
 
-var routeDriverLog sync.Once
+// The driver's logger is a package variable that it reads without a lock (ParseDSN does),
+// so it is set once at start-up, before any goroutine can use the driver.
+func init() { _ = mysqldrv.SetLogger(driverLog{}) }
 
 // Open opens and pings the database. The caller closes it with Close.
 func Open(ctx context.Context, c Config) (*gorm.DB, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	routeDriverLog.Do(func() { _ = mysqldrv.SetLogger(driverLog{}) })
 	gcfg := &gorm.Config{
 		Logger:                 logger.Default.LogMode(logger.Silent),
 		SkipDefaultTransaction: true,
