@@ -24,6 +24,7 @@ import (
 // can run twice. It is safe for concurrent use.
 type Client struct {
 	r                     *resty.Client
+	timeout               time.Duration
 	bases                 []string
 	next                  atomic.Uint64
 	clientAuth, adminAuth string // Authorization values, or empty
@@ -40,8 +41,9 @@ type clientOptions struct {
 	transport   http.RoundTripper
 }
 
-// WithTimeout bounds each call (default 60s; a call waiting for completion can take up
-// to the transaction's timeout plus the coordinator's completion wait).
+// WithTimeout bounds each call (default 60s). Begin tells the coordinator how long it
+// will wait (HeaderWaitBudget), so the coordinator answers within it, whatever its own
+// completion wait.
 func WithTimeout(d time.Duration) ClientOption { return func(o *clientOptions) { o.timeout = d } }
 
 // WithAdminToken sets the Bearer token sent on admin calls (Retry), and on the others
@@ -108,7 +110,7 @@ func NewClient(baseURL string, opts ...ClientOption) (*Client, error) {
 		SetHeader("Accept", "application/json").
 		SetDisableWarn(true).
 		OnBeforeRequest(RestyMiddleware)
-	c := &Client{r: r, bases: bases}
+	c := &Client{r: r, timeout: o.timeout, bases: bases}
 	if o.adminToken != "" {
 		c.adminAuth = "Bearer " + o.adminToken
 	}
@@ -122,18 +124,38 @@ func NewClient(baseURL string, opts ...ClientOption) (*Client, error) {
 	return c, nil
 }
 
-// Begin starts a global transaction and waits as req.Wait says. With a non-empty
-// idempotencyKey, repeating the call (same key, same request) returns the same XID and
-// outcome and runs nothing twice. A refused transaction is not an error: its Status is
-// CANCELLED and Refusal says why. A *APIError reports everything else; on a timeout or
-// transport error the outcome is unknown: repeat with the same idempotency key.
+// HeaderWaitBudget, on a begin call, is how long the caller waits for the answer, in
+// milliseconds. The coordinator waits no longer than that for the decision or completion
+// (it answers what it has then: 503 UNDECIDED, or 202 with the transaction not yet
+// complete), so a caller never gives up on an answer under way.
+const HeaderWaitBudget = "X-TCC-Wait-Budget"
+
+// waitBudget is what Begin announces in HeaderWaitBudget: the call's remaining time (the
+// earlier of ctx's deadline and the client's timeout) less a margin for the answer's
+// way back of a tenth of it, within [20ms, 1s]; at least 1ms.
+func (c *Client) waitBudget(ctx context.Context) time.Duration {
+	left := c.timeout
+	if dl, ok := ctx.Deadline(); ok {
+		left = min(left, time.Until(dl))
+	}
+	return max(left-min(max(left/10, 20*time.Millisecond), time.Second), time.Millisecond)
+}
+
+// Begin starts a global transaction and waits as req.Wait says, within the call's
+// budget (ctx's deadline and the client's timeout), which it tells the coordinator
+// (HeaderWaitBudget). With a non-empty idempotencyKey, repeating the call (same key,
+// same request) returns the same XID and outcome and runs nothing twice. A refused
+// transaction is not an error: its Status is CANCELLED and Refusal says why. A *APIError
+// reports everything else; on a timeout or transport error the outcome is unknown:
+// repeat with the same idempotency key.
 func (c *Client) Begin(ctx context.Context, req BeginRequest, idempotencyKey string) (*Transaction, error) {
 	body, err := json.Marshal(req)
 	if err != nil {
 		return nil, fmt.Errorf("tcc: begin: %w", err)
 	}
 	build := func() *resty.Request {
-		r := c.req(ctx, false).SetBody(body).SetHeader("Content-Type", "application/json")
+		r := c.req(ctx, false).SetBody(body).SetHeader("Content-Type", "application/json").
+			SetHeader(HeaderWaitBudget, strconv.FormatInt(c.waitBudget(ctx).Milliseconds(), 10))
 		if idempotencyKey != "" {
 			r.SetHeader("Idempotency-Key", idempotencyKey)
 		}

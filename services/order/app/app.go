@@ -47,7 +47,10 @@ type Config struct {
 	// (the same 422 UNKNOWN_USER, with the order recorded CANCELLED) and the order service
 	// never calls the payment service (for networks that only let coordinators reach it).
 	AccountCheck bool
-	// TxTimeout is the global transaction's deadline (ORDER_TX_TIMEOUT, default 5s).
+	// TxTimeout is the global transaction's deadline (ORDER_TX_TIMEOUT, default 5s). Every
+	// wait of an order derives from it (service.BudgetsFor): look-ups, the coordinator
+	// call and the wait budget it announces, and so the longest a POST takes, 2·T + 9s
+	// (19s by default) when T ≥ 3s.
 	TxTimeout time.Duration
 	// Wait is "completion" (default) or "decision" (ORDER_WAIT).
 	Wait string
@@ -171,8 +174,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	defer cfg.StartPurger(db, log)()
 	defer startKeyPurger(cfg, store.New(db), log)()
-	coord, err := tcc.NewClient(cfg.CoordinatorURL, tcc.WithTimeout(cfg.TxTimeout+10*time.Second), tcc.WithMaxIdleConnsPerHost(512),
-		tcc.WithClientToken(cfg.CoordinatorToken))
+	coord, err := newCoordinatorClient(cfg)
 	if err != nil {
 		return fmt.Errorf("order: %w", err)
 	}
@@ -183,6 +185,15 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	defer closeClients()
 	return platform.ServeAll(ctx, log, cfg.ShutdownGrace, cfg.Servers("order", cfg.Addr, cfg.Listener, api, tccAPI)...)
+}
+
+// newCoordinatorClient returns the coordinator client. Its timeout is the order's
+// coordinator budget (service.BudgetsFor): the service bounds each begin by it too, and
+// the client tells the coordinator that budget less a margin (tcc.HeaderWaitBudget), so
+// the coordinator answers first whatever its TCC_COMPLETION_WAIT.
+func newCoordinatorClient(cfg Config) (*tcc.Client, error) {
+	return tcc.NewClient(cfg.CoordinatorURL, tcc.WithTimeout(service.BudgetsFor(cfg.TxTimeout).Coordinator),
+		tcc.WithMaxIdleConnsPerHost(512), tcc.WithClientToken(cfg.CoordinatorToken))
 }
 
 func migrate(ctx context.Context, db *gorm.DB) error {
@@ -198,7 +209,7 @@ func migrate(ctx context.Context, db *gorm.DB) error {
 // clients' connections once the server stopped.
 func newHandler(cfg Config, db *gorm.DB, log *slog.Logger, coord service.Coordinator) (api, tccAPI *gin.Engine, closeAll func(), err error) {
 	st := store.New(db)
-	lookupTimeout := 3 * time.Second
+	lookupTimeout := service.BudgetsFor(cfg.TxTimeout).Lookup
 	catalogue := adapters.NewCatalogue(cfg.InventoryURL, cfg.PriceCacheTTL, lookupTimeout)
 	closers := []func(){catalogue.Close}
 	var accounts service.Accounts = service.NoAccountCheck{}

@@ -37,6 +37,26 @@ type suite struct {
 	paymentURL   string
 	orderDB      *gorm.DB
 	client       *http.Client
+	// cfg, coord and log are the order handler's, for another instance (instance).
+	cfg   Config
+	coord interface {
+		Begin(context.Context, tcc.BeginRequest, string) (*tcc.Transaction, error)
+	}
+	log *slog.Logger
+}
+
+// instance starts another order instance on the same database and coordinator, as a
+// second replica behind a load balancer, and returns its URL.
+func (s *suite) instance() string {
+	s.t.Helper()
+	handler, _, closeClients, err := newHandler(s.cfg, s.orderDB, s.log, s.coord)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.t.Cleanup(closeClients)
+	srv := httptest.NewServer(handler)
+	s.t.Cleanup(srv.Close)
+	return srv.URL
 }
 
 func testLogger(t *testing.T) *slog.Logger {
@@ -168,6 +188,7 @@ func newSuite(t *testing.T, kind dbKind, mutate func(*Config), coord func(s *sui
 	} else {
 		c = newDriver(map[string]string{"order": s.orderURL, "inventory": s.inventoryURL, "payment": s.paymentURL})
 	}
+	s.cfg, s.coord, s.log = cfg, c, log
 	handler, _, closeClients, err := newHandler(cfg, db, log, c)
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"golang.org/x/time/rate"
 
+	"github.com/tccsuite/tccsuite/internal/dbx"
 	"github.com/tccsuite/tccsuite/pkg/tcc"
 	"github.com/tccsuite/tccsuite/services/internal/platform"
 	"github.com/tccsuite/tccsuite/services/order/internal/domain"
@@ -39,7 +41,9 @@ type PlacedJSON struct {
 }
 
 // ProblemJSON is a non-2xx answer of POST /api/v1/orders about a placed order: the
-// usual {"code","message"} plus, when an order was created, its ID and XID.
+// usual {"code","message"} plus, when an order was created, its ID and XID. A 503 (the
+// outcome unknown or not reached yet) comes with Retry-After, and its message says to
+// retry with the same Idempotency-Key (or, without one, to read the order first).
 type ProblemJSON struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
@@ -89,8 +93,26 @@ func MapError(err error) *platform.Error {
 		return &platform.Error{Status: http.StatusUnprocessableEntity, Code: CodeKeyReused, Message: "this Idempotency-Key was used with another request body", Err: err}
 	case errors.As(err, &unavailable):
 		return &platform.Error{Status: http.StatusServiceUnavailable, Code: unavailable.Code, Message: unavailable.Reason + "; retry later", RetryAfter: 1, Err: err}
+	case dbx.IsTransient(err) || errors.Is(err, context.DeadlineExceeded):
+		// The order database unreachable, gone away, busy or too slow: it may well be
+		// back for the retry (the pool reconnects by itself).
+		return &platform.Error{Status: http.StatusServiceUnavailable, Code: platform.CodeUnavailable, Message: "the order database is unavailable; retry later", RetryAfter: 1, Err: err}
 	}
 	return nil
+}
+
+// retryHint completes the message of a 503 of POST /api/v1/orders: how to learn the
+// outcome without ordering twice.
+func retryHint(keyed bool, code, orderID string) string {
+	switch {
+	case keyed:
+		return "; retry with the same Idempotency-Key to learn the outcome (it never orders twice)"
+	case code == domain.UnavailableFailed:
+		return "; place it again"
+	case orderID != "":
+		return "; the outcome is unknown: read GET /api/v1/orders/" + orderID + " before ordering again, or send an Idempotency-Key to retry safely"
+	}
+	return "; nothing was ordered; retry later"
 }
 
 // API holds the handlers' dependencies.
@@ -150,7 +172,7 @@ func (a *API) place(c *gin.Context) {
 		a.Log.Warn("order not placed: unavailable", "code", unavailable.Code, "order_id", unavailable.OrderID,
 			"xid", unavailable.XID, "request_id", tcc.MetaFrom(c.Request.Context()).RequestID, "err", err)
 		c.Header("Retry-After", "1")
-		c.JSON(http.StatusServiceUnavailable, ProblemJSON{Code: unavailable.Code, Message: unavailable.Reason + "; retry later",
+		c.JSON(http.StatusServiceUnavailable, ProblemJSON{Code: unavailable.Code, Message: unavailable.Reason + retryHint(key != "", unavailable.Code, unavailable.OrderID),
 			OrderID: unavailable.OrderID, XID: unavailable.XID})
 	default:
 		_ = c.Error(err)

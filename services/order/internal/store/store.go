@@ -38,7 +38,9 @@ type idemRow struct {
 	Fingerprint string    `gorm:"column:fingerprint"`
 	OrderID     string    `gorm:"column:order_id"`
 	XID         string    `gorm:"column:xid"`
+	UnitPrice   int64     `gorm:"column:unit_price"`
 	Amount      int64     `gorm:"column:amount"`
+	TimeoutMS   int64     `gorm:"column:timeout_ms"`
 	Outcome     string    `gorm:"column:outcome"`
 	Message     string    `gorm:"column:message"`
 	CreatedAt   time.Time `gorm:"column:created_at"`
@@ -47,16 +49,25 @@ type idemRow struct {
 func (idemRow) TableName() string { return "idempotency_keys" }
 
 // IdemRecord is what an Idempotency-Key stands for: the request's fingerprint, the order
-// ID it was given and, once decided, its outcome.
+// ID it was given, the priced placement the first request sent to the coordinator
+// (UnitPrice, Amount, TimeoutMS: a retry sends exactly the same transaction, never a
+// re-priced one) and, once decided, its outcome.
 type IdemRecord struct {
 	Key         string
 	Fingerprint string
 	OrderID     string
 	XID         string
+	UnitPrice   int64
 	Amount      int64
-	Outcome     domain.Outcome
-	Message     string
+	// TimeoutMS is the transaction timeout the placement was begun with; 0 only for a key
+	// claimed by a version that did not store its placement.
+	TimeoutMS int64
+	Outcome   domain.Outcome
+	Message   string
 }
+
+// Priced reports whether the record holds the placement its first request began.
+func (r IdemRecord) Priced() bool { return r.TimeoutMS > 0 }
 
 // Store is the order service's repository.
 type Store struct {
@@ -89,7 +100,9 @@ func Migrate(ctx context.Context, db *gorm.DB) error {
   fingerprint CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
   order_id    VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
   xid         VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL DEFAULT '',
+  unit_price  BIGINT NOT NULL DEFAULT 0,
   amount      BIGINT NOT NULL DEFAULT 0,
+  timeout_ms  BIGINT NOT NULL DEFAULT 0,
   outcome     VARCHAR(32) CHARACTER SET ascii COLLATE ascii_bin NOT NULL DEFAULT '',
   message     VARCHAR(512) NOT NULL DEFAULT '',
   created_at  DATETIME(3) NOT NULL,
@@ -115,7 +128,9 @@ func Migrate(ctx context.Context, db *gorm.DB) error {
   fingerprint TEXT NOT NULL,
   order_id    TEXT NOT NULL,
   xid         TEXT NOT NULL DEFAULT '',
+  unit_price  INTEGER NOT NULL DEFAULT 0,
   amount      INTEGER NOT NULL DEFAULT 0,
+  timeout_ms  INTEGER NOT NULL DEFAULT 0,
   outcome     TEXT NOT NULL DEFAULT '',
   message     TEXT NOT NULL DEFAULT '',
   created_at  DATETIME NOT NULL
@@ -125,6 +140,15 @@ func Migrate(ctx context.Context, db *gorm.DB) error {
 	}
 	for _, s := range stmts {
 		if err := db.WithContext(ctx).Exec(s).Error; err != nil {
+			return fmt.Errorf("order: migrate: %w", err)
+		}
+	}
+	// Tables created before the placement was stored with the key get its columns.
+	for _, col := range []string{"unit_price", "timeout_ms"} {
+		if db.WithContext(ctx).Migrator().HasColumn("idempotency_keys", col) {
+			continue
+		}
+		if err := db.WithContext(ctx).Exec("ALTER TABLE idempotency_keys ADD COLUMN " + col + " BIGINT NOT NULL DEFAULT 0").Error; err != nil {
 			return fmt.Errorf("order: migrate: %w", err)
 		}
 	}
@@ -236,25 +260,45 @@ func (s *Store) CountByStatus(ctx context.Context) (map[domain.Status]int64, err
 	return out, nil
 }
 
-// Claim records key for a request with fingerprint, giving it orderID, unless the key
-// is already recorded; either way it returns the key's record. Idempotent and safe
-// under concurrency: exactly one claimant's order ID wins.
-func (s *Store) Claim(ctx context.Context, key, fingerprint, orderID string) (IdemRecord, error) {
-	db := s.db.WithContext(ctx)
-	row := idemRow{Key: key, Fingerprint: fingerprint, OrderID: orderID, CreatedAt: time.Now().UTC()}
-	res := db.Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
-	if res.Error != nil {
-		return IdemRecord{}, fmt.Errorf("claim idempotency key: %w", res.Error)
-	}
-	if res.RowsAffected == 1 { // ours: no need to read it back
-		return IdemRecord{Key: key, Fingerprint: fingerprint, OrderID: orderID}, nil
-	}
+// Lookup returns the key's record, and false if the key is not recorded.
+func (s *Store) Lookup(ctx context.Context, key string) (IdemRecord, bool, error) {
 	var got idemRow
-	if err := db.Where("idem_key = ?", key).Take(&got).Error; err != nil {
-		return IdemRecord{}, fmt.Errorf("read idempotency key: %w", err)
+	err := s.db.WithContext(ctx).Where("idem_key = ?", key).Take(&got).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return IdemRecord{}, false, nil
+	}
+	if err != nil {
+		return IdemRecord{}, false, fmt.Errorf("read idempotency key: %w", err)
 	}
 	return IdemRecord{Key: got.Key, Fingerprint: got.Fingerprint, OrderID: got.OrderID, XID: got.XID,
-		Amount: got.Amount, Outcome: domain.Outcome(got.Outcome), Message: got.Message}, nil
+		UnitPrice: got.UnitPrice, Amount: got.Amount, TimeoutMS: got.TimeoutMS,
+		Outcome: domain.Outcome(got.Outcome), Message: got.Message}, true, nil
+}
+
+// Claim records rec (key, fingerprint, order ID and priced placement, undecided) unless
+// its key is already recorded; either way it returns the key's record. Idempotent and
+// safe under concurrency: exactly one claimant's record wins, and every claimant gets
+// it, so all of them begin the same transaction. It relies on the affected-row count of
+// an insert-ignore: 0 for a duplicate (dbx forces clientFoundRows off on MySQL).
+func (s *Store) Claim(ctx context.Context, rec IdemRecord) (IdemRecord, error) {
+	row := idemRow{Key: rec.Key, Fingerprint: rec.Fingerprint, OrderID: rec.OrderID, UnitPrice: rec.UnitPrice,
+		Amount: rec.Amount, TimeoutMS: rec.TimeoutMS, CreatedAt: time.Now().UTC()}
+	// A key forgotten or purged between the insert and the read is claimed again.
+	for attempt := 0; attempt < 3; attempt++ {
+		res := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
+		if res.Error != nil {
+			return IdemRecord{}, fmt.Errorf("claim idempotency key: %w", res.Error)
+		}
+		if res.RowsAffected == 1 { // ours: no need to read it back
+			return IdemRecord{Key: rec.Key, Fingerprint: rec.Fingerprint, OrderID: rec.OrderID, UnitPrice: rec.UnitPrice,
+				Amount: rec.Amount, TimeoutMS: rec.TimeoutMS}, nil
+		}
+		got, ok, err := s.Lookup(ctx, rec.Key)
+		if err != nil || ok {
+			return got, err
+		}
+	}
+	return IdemRecord{}, fmt.Errorf("claim idempotency key %q: it keeps vanishing", rec.Key)
 }
 
 // Decide records the final outcome of the key's order; later replays repeat it.

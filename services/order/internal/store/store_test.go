@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	mysqldrv "github.com/go-sql-driver/mysql"
 	"gorm.io/gorm"
 
+	"github.com/tccsuite/tccsuite/internal/dbx"
 	"github.com/tccsuite/tccsuite/internal/testenv"
 	"github.com/tccsuite/tccsuite/services/order/internal/domain"
 	"github.com/tccsuite/tccsuite/services/order/internal/store"
@@ -21,8 +24,80 @@ func TestStoreContract(t *testing.T) {
 			t.Run("order life", func(t *testing.T) { testOrderLife(t, open(t)) })
 			t.Run("claim race", func(t *testing.T) { testClaimRace(t, open(t)) })
 			t.Run("purge keys", func(t *testing.T) { testPurgeKeys(t, open(t)) })
+			t.Run("upgrade", func(t *testing.T) { testUpgrade(t, open(t)) })
 		})
 	}
+}
+
+// testUpgrade: an idempotency_keys table of the version that did not store placements
+// gets the columns, its keys read as unpriced, and new claims store their placement.
+func testUpgrade(t *testing.T, db *gorm.DB) {
+	ctx := context.Background()
+	datetime := "DATETIME(3)"
+	if db.Dialector.Name() == "sqlite" {
+		datetime = "DATETIME"
+	}
+	if err := db.Exec(`CREATE TABLE idempotency_keys (idem_key VARCHAR(128) NOT NULL PRIMARY KEY, fingerprint CHAR(64) NOT NULL,
+  order_id VARCHAR(64) NOT NULL, xid VARCHAR(64) NOT NULL DEFAULT '', amount BIGINT NOT NULL DEFAULT 0,
+  outcome VARCHAR(32) NOT NULL DEFAULT '', message VARCHAR(512) NOT NULL DEFAULT '', created_at ` + datetime + ` NOT NULL)`).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Exec("INSERT INTO idempotency_keys (idem_key, fingerprint, order_id, created_at) VALUES ('old', 'fp', 'o-old', ?)", time.Now().UTC()).Error; err != nil {
+		t.Fatal(err)
+	}
+	s := newStore(t, db)
+	if rec, found, err := s.Lookup(ctx, "old"); err != nil || !found || rec.OrderID != "o-old" || rec.Priced() {
+		t.Fatalf("old key: %+v %v %v", rec, found, err)
+	}
+	if _, err := claim(ctx, s, "new", "o-new"); err != nil {
+		t.Fatal(err)
+	}
+	if rec, _, err := s.Lookup(ctx, "new"); err != nil || !rec.Priced() || rec.UnitPrice != 5 {
+		t.Fatalf("new key: %+v %v", rec, err)
+	}
+}
+
+// TestClaimWithClientFoundRows: a MySQL DSN asking for clientFoundRows (the server then
+// counts matched rows, and an insert-ignore of an existing key reports 1 affected row)
+// is normalised by dbx.Open, so a second claim of a key still finds the first one's
+// record and never claims anew: one order per key. Without the normalisation the second
+// claimant would take the key over with its own order ID.
+func TestClaimWithClientFoundRows(t *testing.T) {
+	cfg, err := mysqldrv.ParseDSN(testenv.NewMySQLDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ClientFoundRows = true
+	dsn := cfg.FormatDSN()
+	if !strings.Contains(dsn, "clientFoundRows=true") {
+		t.Fatalf("DSN without clientFoundRows: %s", dsn)
+	}
+	db, err := dbx.Open(context.Background(), dbx.Config{MySQLDSN: dsn, MaxOpenConns: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = dbx.Close(db) })
+	ctx := context.Background()
+	s := newStore(t, db)
+	first, err := claim(ctx, s, "k", "o-first")
+	if err != nil || first.OrderID != "o-first" {
+		t.Fatalf("first claim: %+v %v", first, err)
+	}
+	for _, id := range []string{"o-second", "o-third"} {
+		again, err := s.Claim(ctx, store.IdemRecord{Key: "k", Fingerprint: "fp", OrderID: id, UnitPrice: 7, Amount: 7, TimeoutMS: 2000})
+		if err != nil || again.OrderID != "o-first" || again.UnitPrice != 5 || again.TimeoutMS != 1000 {
+			t.Fatalf("claim %s took the key over: %+v %v", id, again, err)
+		}
+	}
+	var n int64
+	if err := db.Raw("SELECT COUNT(*) FROM idempotency_keys WHERE order_id = 'o-first'").Scan(&n).Error; err != nil || n != 1 {
+		t.Fatalf("the key's record: %d, %v", n, err)
+	}
+}
+
+// claim claims key with fingerprint "fp" for orderID (unit price 5, amount 5, 1s).
+func claim(ctx context.Context, s *store.Store, key, orderID string) (store.IdemRecord, error) {
+	return s.Claim(ctx, store.IdemRecord{Key: key, Fingerprint: "fp", OrderID: orderID, UnitPrice: 5, Amount: 5, TimeoutMS: 1000})
 }
 
 func newStore(t *testing.T, db *gorm.DB) *store.Store {
@@ -106,8 +181,12 @@ func testClaimRace(t *testing.T, db *gorm.DB) {
 		go func(i int) {
 			defer wg.Done()
 			<-start
-			rec, err := s.Claim(ctx, "k", "fp", fmt.Sprintf("o-%d", i))
-			got[i], errs[i] = rec.OrderID, err
+			rec, err := s.Claim(ctx, store.IdemRecord{Key: "k", Fingerprint: "fp", OrderID: fmt.Sprintf("o-%d", i),
+				UnitPrice: int64(i + 1), Amount: 2 * int64(i+1), TimeoutMS: 1000 + int64(i)})
+			if err == nil && (rec.Amount != 2*rec.UnitPrice || rec.OrderID != fmt.Sprintf("o-%d", rec.UnitPrice-1) || !rec.Priced()) {
+				err = fmt.Errorf("placement not the winner's: %+v", rec)
+			}
+			got[i], errs[i] = fmt.Sprintf("%s/%d/%d", rec.OrderID, rec.UnitPrice, rec.TimeoutMS), err
 		}(i)
 	}
 	close(start)
@@ -117,11 +196,20 @@ func testClaimRace(t *testing.T, db *gorm.DB) {
 			t.Fatalf("claimant %d: %q %v; first %q", i, got[i], errs[i], got[0])
 		}
 	}
+	// Every claimant got the winner's order ID and priced placement.
+	winner, found, err := s.Lookup(ctx, "k")
+	if err != nil || !found || fmt.Sprintf("%s/%d/%d", winner.OrderID, winner.UnitPrice, winner.TimeoutMS) != got[0] {
+		t.Fatalf("lookup: %+v %v %v; claimants got %s", winner, found, err, got[0])
+	}
+	got[0] = winner.OrderID
+	if _, found, err := s.Lookup(ctx, "nope"); found || err != nil {
+		t.Fatalf("lookup of an unknown key: %v %v", found, err)
+	}
 	rec := store.IdemRecord{Key: "k", OrderID: got[0], XID: "x", Amount: 5, Outcome: domain.OutcomeConfirmed}
 	if err := s.Decide(ctx, rec); err != nil {
 		t.Fatal(err)
 	}
-	again, err := s.Claim(ctx, "k", "fp", "o-new")
+	again, err := claim(ctx, s, "k", "o-new")
 	if err != nil || again.Outcome != domain.OutcomeConfirmed || again.OrderID != got[0] || again.XID != "x" {
 		t.Fatalf("%v %+v", err, again)
 	}
@@ -129,16 +217,16 @@ func testClaimRace(t *testing.T, db *gorm.DB) {
 	if err := s.Forget(ctx, "k", got[0]); err != nil {
 		t.Fatal(err)
 	}
-	if r, _ := s.Claim(ctx, "k", "fp", "o-new"); r.OrderID != got[0] {
+	if r, _ := claim(ctx, s, "k", "o-new"); r.OrderID != got[0] {
 		t.Fatalf("decided key forgotten: %+v", r)
 	}
-	if r, _ := s.Claim(ctx, "k2", "fp", "o-a"); r.OrderID != "o-a" {
+	if r, _ := claim(ctx, s, "k2", "o-a"); r.OrderID != "o-a" {
 		t.Fatal(r)
 	}
 	if err := s.Forget(ctx, "k2", "o-a"); err != nil {
 		t.Fatal(err)
 	}
-	if r, _ := s.Claim(ctx, "k2", "fp", "o-b"); r.OrderID != "o-b" {
+	if r, _ := claim(ctx, s, "k2", "o-b"); r.OrderID != "o-b" {
 		t.Fatalf("undecided key kept: %+v", r)
 	}
 }
@@ -149,25 +237,25 @@ func testPurgeKeys(t *testing.T, db *gorm.DB) {
 	ctx := context.Background()
 	s := newStore(t, db)
 	for i := 0; i < 7; i++ {
-		if _, err := s.Claim(ctx, fmt.Sprintf("old-%d", i), "fp", fmt.Sprintf("o-old-%d", i)); err != nil {
+		if _, err := claim(ctx, s, fmt.Sprintf("old-%d", i), fmt.Sprintf("o-old-%d", i)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if err := db.Exec("UPDATE idempotency_keys SET created_at = ?", time.Now().UTC().Add(-10*24*time.Hour)).Error; err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Claim(ctx, "young", "fp", "o-young"); err != nil {
+	if _, err := claim(ctx, s, "young", "o-young"); err != nil {
 		t.Fatal(err)
 	}
 	n, err := s.PurgeKeys(ctx, 7*24*time.Hour, 3)
 	if err != nil || n != 7 {
 		t.Fatalf("purged %d keys, %v; want 7", n, err)
 	}
-	rec, err := s.Claim(ctx, "young", "fp", "o-other")
+	rec, err := claim(ctx, s, "young", "o-other")
 	if err != nil || rec.OrderID != "o-young" {
 		t.Fatalf("the young key lost its claim: %+v, %v", rec, err)
 	}
-	rec, err = s.Claim(ctx, "old-1", "fp", "o-new")
+	rec, err = claim(ctx, s, "old-1", "o-new")
 	if err != nil || rec.OrderID != "o-new" {
 		t.Fatalf("a purged key was still claimed: %+v, %v", rec, err)
 	}
