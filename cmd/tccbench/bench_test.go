@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -39,5 +40,35 @@ func TestCoordinatorMode(t *testing.T) {
 	}
 	if rep.OK == 0 || rep.OK != rep.Requests || rep.P50ms <= 0 {
 		t.Fatalf("report %+v", rep)
+	}
+}
+
+// TestReconcile checks that the invariant check counts orders from the services: an
+// order answered 503 (or not answered) may be placed, and is reported, not flagged; an
+// order answered 201 that is not CONFIRMED is flagged.
+func TestReconcile(t *testing.T) {
+	before := map[string]string{"old": "CONFIRMED"}
+	cases := []struct {
+		name             string
+		after, answers   map[string]string
+		confirmed, by503 int
+		broken           []string
+	}{
+		{"all answered", map[string]string{"old": "CONFIRMED", "a": "CONFIRMED", "b": "CANCELLED"},
+			map[string]string{"a": "201 CONFIRMED", "b": "409 OUT_OF_STOCK"}, 1, 0, nil},
+		{"503 but placed", map[string]string{"old": "CONFIRMED", "a": "CONFIRMED", "c": "CONFIRMED"},
+			map[string]string{"a": "201 CONFIRMED", "c": "503 UNDECIDED"}, 2, 1, nil},
+		{"no answer but placed", map[string]string{"old": "CONFIRMED", "d": "CONFIRMED"},
+			map[string]string{}, 1, 0, nil},
+		{"201 but cancelled", map[string]string{"old": "CONFIRMED", "e": "CANCELLED"},
+			map[string]string{"e": "201 CONFIRMED"}, 0, 0, []string{"e"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := reconcile(before, tc.after, tc.answers)
+			if p.Confirmed != tc.confirmed || p.placedDespite503() != tc.by503 || strings.Join(p.AnsweredNotConfirmed, ",") != strings.Join(tc.broken, ",") {
+				t.Errorf("%+v", p)
+			}
+		})
 	}
 }

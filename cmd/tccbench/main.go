@@ -1,7 +1,10 @@
 // Command tccbench measures the suite. In orders mode (the default) it drives
 // POST /api/v1/orders of a running suite at a chosen concurrency for a chosen duration,
 // prints orders per second, latency percentiles and errors by kind, and then checks the
-// invariants of DESIGN §6 through the public GET endpoints.
+// invariants of DESIGN §6 through the public GET endpoints. The check counts orders from
+// the services (the order service's lists, the inventory's sold units, the payment
+// captures), not from its own 201 answers: an order answered 503 may still have been
+// placed, and the report says how many ("answered 503 but placed: N").
 //
 //	go run ./cmd/tccbench -concurrency 50 -duration 30s -setup -admin-token demo-admin-token
 //
@@ -236,6 +239,11 @@ func run(ctx context.Context, cfg config, out io.Writer) (report, error) {
 	if err != nil {
 		return rep, fmt.Errorf("before the run: %w", err)
 	}
+	ordersBefore, err := c.listOrders(ctx, cfg)
+	if err != nil {
+		return rep, fmt.Errorf("before the run: %w", err)
+	}
+	var answers answerLog
 
 	fmt.Fprintf(out, "tccbench: %d clients for %s against %s (%d SKUs, %d users, quantity %d)\n",
 		cfg.concurrency, cfg.duration, cfg.orderURL, len(cfg.skus), len(cfg.users), cfg.quantity)
@@ -250,17 +258,22 @@ func run(ctx context.Context, cfg config, out io.Writer) (report, error) {
 		if cfg.idempotency {
 			hdr["Idempotency-Key"] = fmt.Sprintf("bench-%d-%d", runID, n)
 		}
-		var eb struct{ Code string }
+		var eb struct {
+			Code    string `json:"code"`
+			OrderID string `json:"order_id"`
+		}
 		// An order once sent is let finish, so that the run's end abandons nothing
 		// mid-way.
 		st, err := c.do(context.WithoutCancel(rctx), "POST", cfg.orderURL+"/api/v1/orders", body, hdr, &eb)
+		kind := fmt.Sprintf("%d %s", st, eb.Code)
 		switch {
 		case err != nil && st == 0:
 			return "transport error", err
 		case st == 201:
-			return "201 CONFIRMED", nil
+			kind = "201 CONFIRMED"
 		}
-		return fmt.Sprintf("%d %s", st, eb.Code), nil
+		answers.add(eb.OrderID, kind)
+		return kind, nil
 	})
 	rep.fill(res, func(kind string) bool { return kind == "201 CONFIRMED" })
 
@@ -306,21 +319,33 @@ func run(ctx context.Context, cfg config, out io.Writer) (report, error) {
 		}
 		capturedDelta += a.Captured - b.Captured
 	}
-	confirmed := int64(rep.OK)
+	// The orders placed are counted from the order service, not from the 201 answers:
+	// an order answered 503 (or not answered) may still have been placed.
+	ordersAfter, err := c.listOrders(ctx, cfg)
+	if err != nil {
+		return rep, fmt.Errorf("after the run: %w", err)
+	}
+	answers.mu.Lock()
+	placed := reconcile(ordersBefore, ordersAfter, answers.byOrder)
+	answers.mu.Unlock()
+	confirmed := int64(placed.Confirmed)
 	if soldUnits != confirmed*int64(cfg.quantity) {
-		violations = append(violations, fmt.Sprintf("%d units sold for %d confirmed orders of %d", soldUnits, confirmed, cfg.quantity))
+		violations = append(violations, fmt.Sprintf("%d units sold for %d CONFIRMED orders of %d", soldUnits, confirmed, cfg.quantity))
 	}
 	if n := after.payments - before.payments; n != confirmed {
-		violations = append(violations, fmt.Sprintf("%d payments captured for %d confirmed orders", n, confirmed))
+		violations = append(violations, fmt.Sprintf("%d payments captured for %d CONFIRMED orders", n, confirmed))
 	}
-	pending, err := c.countPending(ctx, cfg)
-	if err != nil {
-		return rep, err
+	if placed.Pending != 0 {
+		violations = append(violations, fmt.Sprintf("%d orders still PENDING", placed.Pending))
 	}
-	if pending != 0 {
-		violations = append(violations, fmt.Sprintf("%d orders still PENDING", pending))
+	if n := len(placed.AnsweredNotConfirmed); n > 0 {
+		ids := placed.AnsweredNotConfirmed[:min(n, 10)]
+		violations = append(violations, fmt.Sprintf("%d orders answered 201 are not CONFIRMED: %s", n, strings.Join(ids, ", ")))
 	}
-	fmt.Fprintf(out, "sold %d units, captured %d, %d payments for %d confirmed orders\n", soldUnits, capturedDelta, after.payments-before.payments, confirmed)
+	rep.Placed = placed.Confirmed
+	rep.AnsweredButPlaced = placed.PlacedDespite
+	rep.Placement = placed.lines()
+	fmt.Fprintf(out, "sold %d units, captured %d, %d payments for %d CONFIRMED orders (%d answered 201)\n", soldUnits, capturedDelta, after.payments-before.payments, confirmed, rep.OK)
 	if len(violations) > 0 {
 		rep.Violations = violations
 		return rep, fmt.Errorf("%d invariant violations", len(violations))
@@ -341,35 +366,4 @@ func atRest(s snapshot) bool {
 		}
 	}
 	return true
-}
-
-// countPending pages through the bench users' orders and counts PENDING ones.
-func (c *client) countPending(ctx context.Context, cfg config) (int, error) {
-	n := 0
-	for _, u := range cfg.users {
-		after := ""
-		for {
-			var page struct {
-				Orders []struct{ Status string } `json:"orders"`
-				Next   string                    `json:"next"`
-			}
-			url := cfg.orderURL + "/api/v1/orders?limit=1000&user_id=" + u
-			if after != "" {
-				url += "&after=" + after
-			}
-			if st, err := c.do(ctx, "GET", url, nil, nil, &page); err != nil || st != 200 {
-				return 0, fmt.Errorf("orders of %s: %d %v", u, st, err)
-			}
-			for _, o := range page.Orders {
-				if o.Status == "PENDING" {
-					n++
-				}
-			}
-			if page.Next == "" {
-				break
-			}
-			after = page.Next
-		}
-	}
-	return n, nil
 }

@@ -34,8 +34,13 @@ type report struct {
 	P99ms       float64        `json:"p99_ms"`
 	MaxMs       float64        `json:"max_ms"`
 	Answers     map[string]int `json:"answers"`
-	Invariants  string         `json:"invariants,omitempty"`
-	Violations  []string       `json:"violations,omitempty"`
+	// Placed is the orders mode's CONFIRMED orders as the order service lists them;
+	// AnsweredButPlaced counts those whose client was not answered 201, by answer.
+	Placed            int            `json:"placed,omitempty"`
+	AnsweredButPlaced map[string]int `json:"answered_but_placed,omitempty"`
+	Placement         []string       `json:"-"`
+	Invariants        string         `json:"invariants,omitempty"`
+	Violations        []string       `json:"violations,omitempty"`
 }
 
 func (r *report) fill(res results, ok func(kind string) bool) {
@@ -81,6 +86,9 @@ func (r report) print(out io.Writer, asJSON bool) {
 	sort.Strings(keys)
 	for _, k := range keys {
 		fmt.Fprintf(out, "  %-40s %d\n", k, r.Answers[k])
+	}
+	for _, l := range r.Placement {
+		fmt.Fprintln(out, l)
 	}
 	for _, v := range r.Violations {
 		fmt.Fprintln(out, "  VIOLATION:", v)

@@ -3,6 +3,12 @@
 // fault-injecting proxy in front of every participant, places orders concurrently while
 // it kills coordinators with SIGKILL and stops and restarts participants, then waits for
 // quiescence and checks every invariant (package invariant).
+//
+// Dependency faults (files by job): mariadb.go runs a private MariaDB the run can
+// SIGKILL and restart; etcd.go restarts etcd and partitions one coordinator from it
+// through a cut-able TCP proxy (tcpproxy.go); clients.go is the ambiguous-client
+// workload (hang up, price change, keyed retry) and the table of every HTTP answer;
+// faults.go schedules every fault and supervises the processes.
 package harness
 
 import (
@@ -18,8 +24,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,7 +34,6 @@ import (
 	"github.com/tccsuite/tccsuite/internal/chaos/faultproxy"
 	"github.com/tccsuite/tccsuite/internal/chaos/invariant"
 	"github.com/tccsuite/tccsuite/internal/dbx"
-	"github.com/tccsuite/tccsuite/internal/etcdx"
 )
 
 // Config describes one run.
@@ -66,65 +69,31 @@ type Config struct {
 	Seed           uint64
 	AttentionBound int // coordinators flag after this many failed attempts (default 1000: never in a run)
 
+	// PrivateMySQL starts a MariaDB server of the run's own (data under WorkDir, its own
+	// port; MySQLServerDSN is then unused). Implied by any database crash.
+	PrivateMySQL    bool
+	DBCrashEvery    time.Duration // mean interval between SIGKILLs of the private MariaDB; 0: none
+	DBCrashAt       []int         // also SIGKILL it as the order with each of these numbers is placed
+	DBDowntime      time.Duration // how long it stays down per crash, jittered ±50% (default 3s)
+	DBDowntimeExact bool          // no jitter on DBDowntime
+
+	EtcdOutageEvery time.Duration // mean interval between etcd outages (server closed, restarted on the same data and ports); 0: none
+	EtcdOutageAt    []int         // also stop etcd as the order with each of these numbers is placed
+	EtcdDowntime    time.Duration // how long etcd stays down, jittered ±50% (default 2s)
+	PartitionEvery  time.Duration // mean interval between cutting one coordinator off etcd; 0: none
+	PartitionAt     []int         // also cut one as the order with each of these numbers is placed
+	PartitionFor    time.Duration // how long the cut lasts (default 2.5 × LeaseTTL)
+
+	// AmbiguousEvery makes every AmbiguousEvery-th order an ambiguous client's: it hangs
+	// up after a random delay up to HangUpMax (default 150ms), the SKU's price changes,
+	// and it retries with the same key (clients.go). 0: none.
+	AmbiguousEvery int
+	HangUpMax      time.Duration
+	// StrictAnswers makes any 5xx answer to POST /api/v1/orders other than a 503 with
+	// Retry-After a violation (see BadAnswers).
+	StrictAnswers bool
+
 	Log *slog.Logger
-}
-
-// Summary is what a run found.
-type Summary struct {
-	Placed       int              `json:"placed"`
-	Confirmed    int              `json:"confirmed"`
-	Refused      map[string]int   `json:"refused"`    // 409 answers by code
-	GaveUp       map[string]int   `json:"gave_up"`    // orders whose retries ran out, by last error
-	Faults       map[string]int64 `json:"faults"`     // injected faults by kind
-	Takeovers    int64            `json:"takeovers"`  // transactions taken over from dead coordinators
-	Quiescence   time.Duration    `json:"quiescence"` // from the last order to every transaction final
-	Transactions int              `json:"transactions"`
-	Violations   []string         `json:"violations"`
-	Pass         bool             `json:"pass"`
-}
-
-// String renders the summary for a terminal.
-func (s Summary) String() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "orders placed       %d\n", s.Placed)
-	fmt.Fprintf(&b, "confirmed           %d\n", s.Confirmed)
-	fmt.Fprintf(&b, "refused             %s\n", fmtCounts(s.Refused))
-	fmt.Fprintf(&b, "gave up (retries)   %s\n", fmtCounts(s.GaveUp))
-	faults := map[string]int{}
-	for k, v := range s.Faults {
-		faults[k] = int(v)
-	}
-	fmt.Fprintf(&b, "faults injected     %s\n", fmtCounts(faults))
-	fmt.Fprintf(&b, "takeovers           %d\n", s.Takeovers)
-	fmt.Fprintf(&b, "transactions        %d\n", s.Transactions)
-	fmt.Fprintf(&b, "time to quiescence  %s\n", s.Quiescence.Round(time.Millisecond))
-	if s.Pass {
-		b.WriteString("result              PASS\n")
-	} else {
-		b.WriteString("result              FAIL\n")
-		for _, v := range s.Violations {
-			b.WriteString("  " + v + "\n")
-		}
-	}
-	return b.String()
-}
-
-func fmtCounts(m map[string]int) string {
-	if len(m) == 0 {
-		return "0"
-	}
-	keys := make([]string, 0, len(m))
-	total := 0
-	for k, v := range m {
-		keys = append(keys, k)
-		total += v
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%s=%d", k, m[k])
-	}
-	return fmt.Sprintf("%d (%s)", total, strings.Join(parts, ", "))
 }
 
 func (c *Config) defaults() {
@@ -164,6 +133,21 @@ func (c *Config) defaults() {
 	if c.AttentionBound == 0 {
 		c.AttentionBound = 1000
 	}
+	if c.DBDowntime == 0 {
+		c.DBDowntime = 3 * time.Second
+	}
+	if c.EtcdDowntime == 0 {
+		c.EtcdDowntime = 2 * time.Second
+	}
+	if c.PartitionFor == 0 {
+		c.PartitionFor = c.LeaseTTL * 5 / 2
+	}
+	if c.HangUpMax == 0 {
+		c.HangUpMax = 150 * time.Millisecond
+	}
+	if c.DBCrashEvery > 0 || len(c.DBCrashAt) > 0 {
+		c.PrivateMySQL = true
+	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -194,6 +178,31 @@ type run struct {
 	restarts   atomic.Int64
 	answeredMu sync.Mutex
 	answered   map[string]bool
+
+	db          *mariadbServer // the private MariaDB, nil without PrivateMySQL
+	etcd        *etcdServer
+	etcdProxies []*tcpProxy // one per coordinator, same index as coords
+	dbMu        sync.Mutex
+	etcdMu      sync.Mutex
+	partitionMu sync.Mutex
+	dbCrashes   atomic.Int64
+	etcdOutages atomic.Int64
+	partitions  atomic.Int64
+
+	answers           answerTable
+	keysMu            sync.Mutex
+	keys              []invariant.KeyAnswer
+	ambAccounts       int
+	hungUp            atomic.Int64
+	priceMu           sync.Mutex
+	anchors           map[string]int64 // price SKUs' conservation base; -1: unknown
+	priceChanges      atomic.Int64
+	priceChangeFailed atomic.Int64
+
+	exitsMu sync.Mutex
+	exits   map[string]int
+	errMu   sync.Mutex
+	errs    []error
 }
 
 func (r *run) intn(n int) int {
@@ -219,25 +228,43 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		proxies:  map[string]*faultproxy.Proxy{},
 		http:     &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256}},
 		answered: map[string]bool{},
+		anchors:  map[string]int64{},
+		exits:    map[string]int{},
 	}
 	defer r.http.CloseIdleConnections()
 	if err := os.MkdirAll(cfg.WorkDir, 0o755); err != nil {
 		return Summary{}, err
+	}
+	if cfg.PrivateMySQL {
+		db, err := startMariaDB(ctx, cfg.WorkDir)
+		if err != nil {
+			return Summary{}, err
+		}
+		defer db.close()
+		r.db = db
+		r.cfg.MySQLServerDSN = db.dsn()
 	}
 	cleanup, err := r.databases(ctx)
 	defer cleanup()
 	if err != nil {
 		return Summary{}, err
 	}
-	etcd, err := etcdx.StartEmbedded(ctx, etcdx.EmbedConfig{
-		Dir: filepath.Join(cfg.WorkDir, "etcd"), ClientAddr: "127.0.0.1:0", PeerAddr: "127.0.0.1:0",
-	})
+	etcd, err := startEtcd(ctx, cfg.WorkDir)
 	if err != nil {
 		return Summary{}, err
 	}
-	defer etcd.Close()
+	r.etcd = etcd
+	defer etcd.stop()
+	for range cfg.Coordinators {
+		px, err := newTCPProxy(etcd.clientAddr())
+		if err != nil {
+			return Summary{}, err
+		}
+		defer px.Close()
+		r.etcdProxies = append(r.etcdProxies, px)
+	}
 	defer r.stopAll()
-	if err := r.startSuite(ctx, etcd.Endpoint()); err != nil {
+	if err := r.startSuite(ctx); err != nil {
 		return Summary{}, err
 	}
 	if err := r.seed(ctx); err != nil {
@@ -252,29 +279,18 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	sum := Summary{Refused: map[string]int{}, GaveUp: map[string]int{}, Faults: map[string]int64{}}
 	chaosCtx, stopChaos := context.WithCancel(ctx)
 	var chaosWG sync.WaitGroup
-	if cfg.KillEvery > 0 {
-		chaosWG.Add(1)
-		go func() { defer chaosWG.Done(); r.every(chaosCtx, cfg.KillEvery, r.killOne) }()
-	}
-	if cfg.RestartEvery > 0 {
-		chaosWG.Add(1)
-		go func() { defer chaosWG.Done(); r.every(chaosCtx, cfg.RestartEvery, r.restartOne) }()
-	}
+	r.periodicFaults(chaosCtx, &chaosWG)
 	r.workload(ctx, &sum)
 	stopChaos()
 	chaosWG.Wait()
 	cfg.Log.Info("chaos: workload done; healing", "placed", sum.Placed)
+	if err := r.harnessError(); err != nil {
+		return sum, err
+	}
 
 	// Heal: no more faults, everything running, then wait for every transaction to end.
-	for _, p := range r.proxies {
-		_ = p.SetRates(faultproxy.Rates{})
-	}
-	for _, p := range append(r.coordList(), r.partList()...) {
-		if !p.running() {
-			if err := p.start(ctx, time.Minute); err != nil {
-				return sum, err
-			}
-		}
+	if err := r.heal(ctx); err != nil {
+		return sum, err
 	}
 	quiesceStart := time.Now()
 	if err := r.quiesce(ctx); err != nil {
@@ -291,6 +307,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	}
 	sum.Faults["coordinator_sigkill"] = r.kills.Load()
 	sum.Faults["participant_restart"] = r.restarts.Load()
+	r.dependencyFaults(&sum)
 	for _, c := range r.coords {
 		r.takeovers.Add(r.scrapeTakeovers(c))
 	}
@@ -303,6 +320,9 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	sum.Transactions = len(snap.Txs)
 	for _, v := range invariant.Check(snap) {
 		sum.Violations = append(sum.Violations, v.String())
+	}
+	if bad := BadAnswers(sum.Answers); cfg.StrictAnswers && len(bad) > 0 {
+		sum.Violations = append(sum.Violations, "answers-well-formed: POST /api/v1/orders answered "+strings.Join(bad, ", ")+" (want only 201, 4xx and 503 with Retry-After)")
 	}
 	sum.Pass = len(sum.Violations) == 0
 	return sum, nil
@@ -355,7 +375,7 @@ func baseEnv() []string {
 	return []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "GORACE=halt_on_error=1"}
 }
 
-func (r *run) startSuite(ctx context.Context, etcdEndpoint string) error {
+func (r *run) startSuite(ctx context.Context) error {
 	cfg := r.cfg
 	addr := func() string {
 		a, err := freePort()
@@ -386,6 +406,7 @@ func (r *run) startSuite(ctx context.Context, etcdEndpoint string) error {
 	participants := fmt.Sprintf("order=%s,inventory=%s,payment=%s",
 		r.proxies["order"].URL(), r.proxies["inventory"].URL(), r.proxies["payment"].URL())
 	for i := 0; i < cfg.Coordinators; i++ {
+		etcdEndpoint := "http://" + r.etcdProxies[i].Addr() // its own proxy, so that it alone can be cut off
 		c := &proc{name: fmt.Sprintf("coordinator-%d", i+1), bin: cfg.Binaries["coordinator"], addr: addr(),
 			logPath: filepath.Join(cfg.WorkDir, fmt.Sprintf("coordinator-%d.log", i+1))}
 		c.env = func(gen int) []string {
@@ -466,7 +487,7 @@ func (r *run) seed(ctx context.Context) error {
 			return err
 		}
 	}
-	return nil
+	return r.seedAmbiguous(ctx)
 }
 
 func (r *run) initialBalance(i int) int64 {
@@ -513,17 +534,16 @@ func (r *run) workload(ctx context.Context, sum *Summary) {
 				if (r.cfg.Orders > 0 && i > r.cfg.Orders) || (!deadline.IsZero() && time.Now().After(deadline)) || ctx.Err() != nil {
 					return
 				}
-				if slices.Contains(r.cfg.KillAt, i) {
-					faults.Add(1)
-					go func() { defer faults.Done(); r.killOne(ctx) }()
+				r.fixedFaults(ctx, i, &faults)
+				var a answer
+				if k, ok := r.ambiguous(i); ok {
+					a = r.placeAmbiguous(ctx, i, k)
+				} else {
+					body := fmt.Sprintf(`{"user_id":%q,"sku":%q,"quantity":%d}`,
+						user(r.intn(r.cfg.Users)), sku(r.intn(r.cfg.SKUs)), 1+r.intn(int(r.cfg.MaxQuantity)))
+					a = r.placeWithRetries(ctx, fmt.Sprintf("chaos-%d-%d", r.cfg.Seed, i), body)
 				}
-				if slices.Contains(r.cfg.RestartAt, i) {
-					faults.Add(1)
-					go func() { defer faults.Done(); r.restartOne(ctx) }()
-				}
-				body := fmt.Sprintf(`{"user_id":%q,"sku":%q,"quantity":%d}`,
-					user(r.intn(r.cfg.Users)), sku(r.intn(r.cfg.SKUs)), 1+r.intn(int(r.cfg.MaxQuantity)))
-				status, code, xid := r.placeWithRetries(ctx, fmt.Sprintf("chaos-%d-%d", r.cfg.Seed, i), body)
+				status, code, xid := a.status, a.code, a.xid
 				mu.Lock()
 				sum.Placed++
 				switch {
@@ -545,9 +565,11 @@ func (r *run) workload(ctx context.Context, sum *Summary) {
 }
 
 // placeWithRetries gives an order up to 30 seconds of retries, enough to ride out a
-// coordinator's lease expiry and a participant's restart.
-func (r *run) placeWithRetries(ctx context.Context, key, body string) (int, string, string) {
-	status, code := 0, "connection"
+// coordinator's lease expiry, a participant's restart and a database or etcd outage of
+// a few seconds. It returns the final answer (201 or a 4xx other than 429), or the last
+// one with an empty XID when it gave up.
+func (r *run) placeWithRetries(ctx context.Context, key, body string) answer {
+	last := answer{code: "connection"}
 	giveUp := time.Now().Add(30 * time.Second)
 	for attempt := 0; time.Now().Before(giveUp); attempt++ {
 		if attempt > 0 {
@@ -555,35 +577,21 @@ func (r *run) placeWithRetries(ctx context.Context, key, body string) (int, stri
 			select {
 			case <-ctx.Done():
 				t.Stop()
-				return status, code, ""
+				last.xid = ""
+				return last
 			case <-t.C:
 			}
 		}
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, r.parts["order"].url()+"/api/v1/orders", strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Idempotency-Key", key)
-		resp, err := r.http.Do(req)
-		if err != nil {
-			status, code = 0, "connection"
-			continue
+		a, err := r.postOrder(ctx, key, body)
+		last = a
+		if err == nil && a.final() {
+			return a
 		}
-		var out struct {
-			Code string `json:"code"`
-			XID  string `json:"xid"`
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		_ = json.Unmarshal(b, &out)
-		status, code = resp.StatusCode, out.Code
-		switch {
-		case status == http.StatusCreated:
-			return status, code, out.XID
-		case status == http.StatusConflict || (status >= 400 && status < 500 && status != http.StatusTooManyRequests):
-			return status, code, out.XID
-		}
-		// 5xx, 429: the outcome is unknown or not yet reached; ask again with the same key.
+		// No answer, 5xx, 429: the outcome is unknown or not yet reached; ask again with
+		// the same key.
 	}
-	return status, code, ""
+	last.xid = ""
+	return last
 }
 
 // every calls fault every mean interval (with jitter) until ctx ends.
@@ -607,6 +615,8 @@ func (r *run) killOne(ctx context.Context) {
 	defer r.killMu.Unlock()
 	c := r.coords[r.intn(len(r.coords))]
 	r.takeovers.Add(r.scrapeTakeovers(c))
+	r.hold(c)
+	defer c.held.Store(false)
 	c.kill()
 	r.kills.Add(1)
 	r.cfg.Log.Info("chaos: coordinator killed", "name", c.name)
@@ -620,6 +630,8 @@ func (r *run) restartOne(ctx context.Context) {
 	defer r.restartMu.Unlock()
 	names := []string{"inventory", "payment", "order"}
 	p := r.parts[names[r.intn(len(names))]]
+	r.hold(p)
+	defer p.held.Store(false)
 	if r.intn(2) == 0 {
 		p.kill()
 	} else {
@@ -628,6 +640,15 @@ func (r *run) restartOne(ctx context.Context) {
 	r.restarts.Add(1)
 	r.cfg.Log.Info("chaos: participant stopped", "name", p.name)
 	r.restartAfter(ctx, p, time.Duration(200+r.intn(800))*time.Millisecond)
+}
+
+// hold marks p as down on purpose, waiting (bounded) for a supervisor restart in flight.
+func (r *run) hold(p *proc) {
+	deadline := time.Now().Add(2 * time.Minute)
+	for !p.held.CompareAndSwap(false, true) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	p.held.Store(true)
 }
 
 // restartAfter starts p again once pause has passed (at once if ctx ends first).
@@ -692,22 +713,37 @@ func (r *run) quiesce(ctx context.Context) error {
 	}
 }
 
+// getJSON GETs url into `into`. A transport error or a 5xx (a process restarting, the
+// database just back) is retried for up to 20 seconds, so that reads at rest do not fail
+// on a pool's first stale connection; any other answer is returned at once.
 func (r *run) getJSON(ctx context.Context, url string, into any) error {
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		status, err := r.getJSONStatus(ctx, url, into)
+		retry := status == 0 || status >= 500
+		if err == nil || !retry || time.Now().After(deadline) || ctx.Err() != nil {
+			return err
+		}
+		r.pause(ctx, 200*time.Millisecond)
+	}
+}
+
+func (r *run) getJSONStatus(ctx context.Context, url string, into any) (int, error) {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	req.Header.Set("Authorization", "Bearer "+clientToken) // the coordinators require it; the services ignore it
 	resp, err := r.http.Do(req)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s %s", url, resp.Status, bytes.TrimSpace(b))
+		return resp.StatusCode, fmt.Errorf("GET %s: %s %s", url, resp.Status, bytes.TrimSpace(b))
 	}
-	return json.Unmarshal(b, into)
+	return http.StatusOK, json.Unmarshal(b, into)
 }
 
 // snapshot reads the whole suite's state through the public APIs.
@@ -720,12 +756,16 @@ func (r *run) snapshot(ctx context.Context) (invariant.Snapshot, error) {
 		}
 		s.Items = append(s.Items, invariant.Item{SKU: sku(i), Initial: r.cfg.Stock, Available: it.Available, Reserved: it.Reserved, Sold: it.Sold})
 	}
-	for i := 0; i < r.cfg.Users; i++ {
+	if err := r.snapshotPriceSKUs(ctx, &s); err != nil {
+		return s, err
+	}
+	s.Keys = r.keys
+	for _, acc := range r.accounts() {
 		var a struct{ Balance, Frozen, Captured int64 }
-		if err := r.getJSON(ctx, r.parts["payment"].url()+"/api/v1/accounts/"+user(i), &a); err != nil {
+		if err := r.getJSON(ctx, r.parts["payment"].url()+"/api/v1/accounts/"+acc.id, &a); err != nil {
 			return s, err
 		}
-		s.Accounts = append(s.Accounts, invariant.Account{ID: user(i), Initial: r.initialBalance(i), Balance: a.Balance, Frozen: a.Frozen, Captured: a.Captured})
+		s.Accounts = append(s.Accounts, invariant.Account{ID: acc.id, Initial: acc.initial, Balance: a.Balance, Frozen: a.Frozen, Captured: a.Captured})
 		after := ""
 		for {
 			var page struct {
@@ -740,7 +780,7 @@ func (r *run) snapshot(ctx context.Context) (invariant.Snapshot, error) {
 				} `json:"orders"`
 				Next string `json:"next"`
 			}
-			url := r.parts["order"].url() + "/api/v1/orders?limit=200&user_id=" + user(i)
+			url := r.parts["order"].url() + "/api/v1/orders?limit=200&user_id=" + acc.id
 			if after != "" {
 				url += "&after=" + after
 			}

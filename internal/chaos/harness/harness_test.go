@@ -44,9 +44,12 @@ func (w testWriter) Write(p []byte) (int, error) {
 }
 
 // TestChaosShort is the short run of the chaos harness that `make test` runs: real
-// processes (two coordinators, three services) on MariaDB and an embedded etcd, every
-// proxy fault kind on every participant call, coordinators killed with SIGKILL and
-// participants restarted while orders are placed; then every invariant must hold.
+// processes (two coordinators, three services) on a private MariaDB and an embedded
+// etcd, every proxy fault kind on every participant call, coordinators killed with
+// SIGKILL and participants restarted while orders are placed, and the dependency
+// faults at fixed order numbers: the database SIGKILLed and restarted, etcd stopped and
+// restarted, one coordinator cut off etcd past its lease; every tenth order is an
+// ambiguous client (hang-up, price change, keyed retry). Then every invariant must hold.
 // What it checks is deterministic; how many faults of each kind hit depends on timing
 // and is only required to be non-zero.
 func TestChaosShort(t *testing.T) {
@@ -64,6 +67,11 @@ func TestChaosShort(t *testing.T) {
 		Rates:          faultproxy.Rates{Latency: 0.05, MaxLatency: 100 * time.Millisecond, LoseAnswer: 0.04, Refuse: 0.04, Duplicate: 0.06},
 		KillAt:         []int{100, 250},
 		RestartAt:      []int{150, 320},
+		DBCrashAt:      []int{120},
+		DBDowntime:     2 * time.Second,
+		EtcdOutageAt:   []int{280},
+		PartitionAt:    []int{200},
+		AmbiguousEvery: 10,
 		Seed:           20261124,
 		Log:            logger(t),
 	})
@@ -84,6 +92,12 @@ func TestChaosShort(t *testing.T) {
 	}
 	if sum.Faults["coordinator_sigkill"] != 2 || sum.Faults["participant_restart"] != 2 {
 		t.Errorf("kills and restarts: %v, want 2 each", sum.Faults)
+	}
+	if sum.Faults[FaultDBSigkill] != 1 || sum.Faults[FaultEtcdOutage] != 1 || sum.Faults[FaultEtcdPartition] != 1 {
+		t.Errorf("dependency faults: %v, want one database crash, one etcd outage, one partition", sum.Faults)
+	}
+	if sum.Ambiguous.Clients != 40 || sum.Ambiguous.HungUp == 0 || sum.Ambiguous.PriceChanges == 0 {
+		t.Errorf("ambiguous clients: %+v, want 40 with hang-ups and price changes", sum.Ambiguous)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -73,10 +74,29 @@ type proc struct {
 	env     func(generation int) []string
 	logPath string
 
+	// held is set while the harness itself has the process down (a kill, a restart, a
+	// supervisor restart), so that the supervisor leaves it alone.
+	held atomic.Bool
+
 	mu     sync.Mutex
 	cmd    *exec.Cmd
 	exited chan struct{}
 	gen    int
+	ready  bool // the current generation answered /readyz
+}
+
+// wasReady reports whether the current (or last) generation ever became ready.
+func (p *proc) wasReady() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.ready
+}
+
+// started reports whether the process was ever started.
+func (p *proc) started() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cmd != nil
 }
 
 func (p *proc) url() string { return "http://" + p.addr }
@@ -107,9 +127,17 @@ func (p *proc) start(ctx context.Context, readyTimeout time.Duration) error {
 		logf.Close()
 		close(exited)
 	}()
-	p.cmd, p.exited = cmd, exited
+	p.cmd, p.exited, p.ready = cmd, exited, false
 	p.mu.Unlock()
-	return waitReady(ctx, p.url()+"/readyz", exited, readyTimeout)
+	if err := waitReady(ctx, p.url()+"/readyz", exited, readyTimeout); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	if p.gen == gen {
+		p.ready = true
+	}
+	p.mu.Unlock()
+	return nil
 }
 
 // waitReady polls url until it answers 200, the process exits, or the timeout passes.

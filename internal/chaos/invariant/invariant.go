@@ -67,6 +67,26 @@ type Snapshot struct {
 	// AttentionAllowed lists XIDs that may legitimately be flagged for attention (for
 	// instance while a participant was deliberately kept down past the bound).
 	AttentionAllowed map[string]bool
+	// Keys is what each client that placed an order with an Idempotency-Key of its own
+	// account finally learned; the orders of the key are that account's orders.
+	Keys []KeyAnswer
+}
+
+// What a keyed client finally learned (KeyAnswer.Answer).
+const (
+	KeyConfirmed = "confirmed" // 201 with an order ID
+	KeyRefused   = "refused"   // a final refusal (409, or another 4xx but 429)
+	KeyGaveUp    = "gave-up"   // no final answer before the client stopped retrying
+)
+
+// KeyAnswer is one Idempotency-Key's final answer to its client. Account is an account
+// used by this key only, so the key's orders are exactly Account's orders.
+type KeyAnswer struct {
+	Key     string
+	Account string
+	Answer  string // KeyConfirmed, KeyRefused or KeyGaveUp
+	OrderID string // from the answer's body, when it named one
+	Code    string // the refusal code, or the last answer of a client that gave up
 }
 
 // Violation is one broken invariant, with the XIDs (or keys) involved.
@@ -105,6 +125,8 @@ const (
 	CapturedMatches     = "captured-matches"      // per account, captured = amounts of CONFIRMED orders
 	AnsweredConfirmed   = "answered-confirmed"    // an order answered 201 is CONFIRMED
 	NoAttention         = "no-attention"          // nothing flagged that should not be
+	KeyOneOrder         = "key-one-order"         // per Idempotency-Key, at most one order that is not CANCELLED
+	KeyAnswerHonoured   = "key-answer-honoured"   // a key's 201 is its CONFIRMED order; a refused key has none
 )
 
 // Check returns every violation in s, in a stable order; none means PASS.
@@ -237,7 +259,78 @@ func Check(s Snapshot) []Violation {
 	if len(lost) > 0 {
 		add(AnsweredConfirmed, fmt.Sprintf("%d orders answered 201 that are not CONFIRMED", len(lost)), lost...)
 	}
+	out = append(out, checkKeys(s)...)
 	return out
+}
+
+// checkKeys compares what every keyed client finally learned with the orders of its key:
+// a 201 names the key's one CONFIRMED order; a refusal leaves the key no CONFIRMED order
+// (the order it named CANCELLED or absent); a client that gave up is not a violation (its
+// orders must still be final, which OrderFinal checks); and no key has more than one
+// order that is not CANCELLED.
+func checkKeys(s Snapshot) []Violation {
+	if len(s.Keys) == 0 {
+		return nil
+	}
+	byAccount := map[string][]Order{}
+	for _, o := range s.Orders {
+		byAccount[o.UserID] = append(byAccount[o.UserID], o)
+	}
+	var several, dishonoured []string
+	var details []string
+	for _, k := range s.Keys {
+		orders := byAccount[k.Account]
+		live := 0
+		var confirmed []Order
+		for _, o := range orders {
+			if o.Status != "CANCELLED" {
+				live++
+			}
+			if o.Status == "CONFIRMED" {
+				confirmed = append(confirmed, o)
+			}
+		}
+		if live > 1 {
+			several = append(several, k.Key)
+		}
+		switch k.Answer {
+		case KeyConfirmed:
+			if len(confirmed) != 1 || confirmed[0].OrderID != k.OrderID {
+				dishonoured = append(dishonoured, k.Key)
+				details = append(details, fmt.Sprintf("%s answered 201 order %s, CONFIRMED orders of the key: %s", k.Key, k.OrderID, orderIDs(confirmed)))
+			}
+		case KeyRefused:
+			if len(confirmed) != 0 {
+				dishonoured = append(dishonoured, k.Key)
+				details = append(details, fmt.Sprintf("%s refused %s (order %s), yet CONFIRMED: %s", k.Key, k.Code, k.OrderID, orderIDs(confirmed)))
+			}
+		}
+	}
+	var out []Violation
+	if len(several) > 0 {
+		sort.Strings(several)
+		out = append(out, Violation{Invariant: KeyOneOrder, Detail: fmt.Sprintf("%d keys with more than one order not CANCELLED", len(several)), XIDs: several})
+	}
+	if len(dishonoured) > 0 {
+		sort.Strings(dishonoured)
+		sort.Strings(details)
+		if len(details) > 5 {
+			details = append(details[:5:5], fmt.Sprintf("... %d more", len(details)-5))
+		}
+		out = append(out, Violation{Invariant: KeyAnswerHonoured, Detail: fmt.Sprintf("%d keys whose final answer the database contradicts: %s", len(dishonoured), strings.Join(details, "; ")), XIDs: dishonoured})
+	}
+	return out
+}
+
+func orderIDs(os []Order) string {
+	if len(os) == 0 {
+		return "none"
+	}
+	ids := make([]string, len(os))
+	for i, o := range os {
+		ids[i] = o.OrderID
+	}
+	return strings.Join(ids, ",")
 }
 
 func confirmedXIDs(orders []Order, keep func(Order) bool) []string {

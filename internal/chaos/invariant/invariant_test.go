@@ -4,30 +4,42 @@ import (
 	"testing"
 )
 
-// good is a consistent state at rest: two orders confirmed, one cancelled.
+// good is a consistent state at rest: three orders confirmed, two cancelled; the keyed
+// clients of u2 (refused), u3 (confirmed after a first attempt was cancelled) and u4
+// (gave up, nothing placed) learned what the database holds.
 func good() Snapshot {
 	return Snapshot{
 		Items: []Item{
 			{SKU: "A", Initial: 10, Available: 7, Sold: 3},
-			{SKU: "B", Initial: 5, Available: 5},
+			{SKU: "B", Initial: 5, Available: 4, Sold: 1},
 		},
 		Accounts: []Account{
 			{ID: "u1", Initial: 1000, Balance: 700, Captured: 300},
 			{ID: "u2", Initial: 50, Balance: 50},
+			{ID: "u3", Initial: 500, Balance: 400, Captured: 100},
 		},
 		Orders: []Order{
 			{OrderID: "o1", XID: "x1", UserID: "u1", SKU: "A", Quantity: 1, Amount: 100, Status: "CONFIRMED"},
 			{OrderID: "o2", XID: "x2", UserID: "u1", SKU: "A", Quantity: 2, Amount: 200, Status: "CONFIRMED"},
 			{OrderID: "o3", XID: "x3", UserID: "u2", SKU: "B", Quantity: 1, Amount: 100, Status: "CANCELLED"},
+			{OrderID: "o4", XID: "x4", UserID: "u3", SKU: "B", Quantity: 1, Amount: 100, Status: "CONFIRMED"},
+			{OrderID: "o5", XID: "x5", UserID: "u3", SKU: "B", Quantity: 1, Amount: 100, Status: "CANCELLED"},
 		},
 		Captures: []Capture{
 			{OrderID: "o1", XID: "x1", AccountID: "u1", Amount: 100},
 			{OrderID: "o2", XID: "x2", AccountID: "u1", Amount: 200},
+			{OrderID: "o4", XID: "x4", AccountID: "u3", Amount: 100},
 		},
 		Txs: []Tx{
 			{XID: "x1", Status: "CONFIRMED"}, {XID: "x2", Status: "CONFIRMED"}, {XID: "x3", Status: "CANCELLED"},
+			{XID: "x4", Status: "CONFIRMED"}, {XID: "x5", Status: "CANCELLED"},
 		},
-		Answered: map[string]bool{"x1": true, "x2": true},
+		Answered: map[string]bool{"x1": true, "x2": true, "x4": true},
+		Keys: []KeyAnswer{
+			{Key: "k2", Account: "u2", Answer: KeyRefused, OrderID: "o3", Code: "OUT_OF_STOCK"},
+			{Key: "k3", Account: "u3", Answer: KeyConfirmed, OrderID: "o4"},
+			{Key: "k4", Account: "u4", Answer: KeyGaveUp, Code: "503 UNAVAILABLE"},
+		},
 	}
 }
 
@@ -45,8 +57,8 @@ func TestEachInvariantCanFail(t *testing.T) {
 		mutate func(s *Snapshot)
 		want   []string
 	}{
-		{"stock leaked", func(s *Snapshot) { s.Items[1].Available = 4 }, []string{StockConserved}},
-		{"stock reserved at rest", func(s *Snapshot) { s.Items[1].Available, s.Items[1].Reserved = 4, 1 }, []string{StockNotReserved}},
+		{"stock leaked", func(s *Snapshot) { s.Items[1].Available = 3 }, []string{StockConserved}},
+		{"stock reserved at rest", func(s *Snapshot) { s.Items[1].Available, s.Items[1].Reserved = 3, 1 }, []string{StockNotReserved}},
 		{"oversold", func(s *Snapshot) { s.Items[1].Available, s.Items[1].Sold = -1, 6 }, []string{StockNonNegative, SoldMatchesOrders}},
 		{"funds leaked", func(s *Snapshot) { s.Accounts[1].Balance = 49 }, []string{FundsConserved}},
 		{"funds frozen at rest", func(s *Snapshot) { s.Accounts[1].Balance, s.Accounts[1].Frozen = 40, 10 }, []string{FundsNotFrozen}},
@@ -75,6 +87,15 @@ func TestEachInvariantCanFail(t *testing.T) {
 		{"acknowledged order lost", func(s *Snapshot) { s.Answered["x3"] = true }, []string{AnsweredConfirmed}},
 		{"acknowledged order missing", func(s *Snapshot) { s.Answered["x9"] = true }, []string{AnsweredConfirmed}},
 		{"attention flag", func(s *Snapshot) { s.Txs[0].Attention = true }, []string{NoAttention}},
+		{"keyed 201 names another order", func(s *Snapshot) { s.Keys[1].OrderID = "o5" }, []string{KeyAnswerHonoured}},
+		{"keyed 201 names no order", func(s *Snapshot) { s.Keys[1].OrderID = "o9" }, []string{KeyAnswerHonoured}},
+		{"refused key has a confirmed order", func(s *Snapshot) { s.Keys[0].Account = "u3" }, []string{KeyAnswerHonoured}},
+		{"key placed two orders", func(s *Snapshot) {
+			s.Keys = append(s.Keys, KeyAnswer{Key: "k1", Account: "u1", Answer: KeyConfirmed, OrderID: "o1"})
+		}, []string{KeyOneOrder, KeyAnswerHonoured}},
+		{"gave-up key with an open order", func(s *Snapshot) {
+			s.Orders = append(s.Orders, Order{OrderID: "o6", XID: "x6", UserID: "u4", SKU: "B", Quantity: 1, Amount: 100, Status: "PENDING"})
+		}, []string{OrderFinal}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

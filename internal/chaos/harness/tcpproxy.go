@@ -1,0 +1,144 @@
+package harness
+
+import (
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"time"
+)
+
+// tcpProxy forwards TCP connections from its own loopback address to a target, and can
+// be cut: Cut closes every forwarded connection at once (with a reset) and answers every
+// new one with a reset until Restore. It models a network partition between one client
+// (a coordinator) and a server (etcd) that both stay up and reachable by everyone else.
+//
+// Guarantees: after Cut returns, no byte flows through the proxy in either direction
+// until Restore is called; a connection accepted before Cut never outlives it.
+type tcpProxy struct {
+	ln     net.Listener
+	target string
+
+	mu    sync.Mutex
+	cut   bool
+	conns map[net.Conn]struct{}
+	done  chan struct{}
+	wg    sync.WaitGroup
+}
+
+// newTCPProxy listens on a free loopback port and forwards to target (host:port).
+func newTCPProxy(target string) (*tcpProxy, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	p := &tcpProxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}, done: make(chan struct{})}
+	p.wg.Add(1)
+	go p.serve()
+	return p, nil
+}
+
+// Addr is the proxy's host:port.
+func (p *tcpProxy) Addr() string { return p.ln.Addr().String() }
+
+func (p *tcpProxy) serve() {
+	defer p.wg.Done()
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			select {
+			case <-p.done:
+				return
+			default:
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			time.Sleep(10 * time.Millisecond) // a transient accept error (EMFILE): back off
+			continue
+		}
+		p.mu.Lock()
+		if p.cut {
+			p.mu.Unlock()
+			reset(c)
+			continue
+		}
+		p.conns[c] = struct{}{}
+		p.mu.Unlock()
+		p.wg.Add(1)
+		go p.forward(c)
+	}
+}
+
+func (p *tcpProxy) forward(c net.Conn) {
+	defer p.wg.Done()
+	up, err := net.DialTimeout("tcp", p.target, 2*time.Second)
+	if err != nil {
+		p.drop(c)
+		reset(c)
+		return
+	}
+	p.mu.Lock()
+	if p.cut {
+		p.mu.Unlock()
+		reset(up)
+		p.drop(c)
+		reset(c)
+		return
+	}
+	p.conns[up] = struct{}{}
+	p.mu.Unlock()
+	var once sync.Once
+	closeBoth := func() {
+		once.Do(func() {
+			p.drop(c)
+			p.drop(up)
+			_ = c.Close()
+			_ = up.Close()
+		})
+	}
+	go func() { _, _ = io.Copy(up, c); closeBoth() }()
+	_, _ = io.Copy(c, up)
+	closeBoth()
+}
+
+func (p *tcpProxy) drop(c net.Conn) {
+	p.mu.Lock()
+	delete(p.conns, c)
+	p.mu.Unlock()
+}
+
+// reset closes c with SO_LINGER 0, so the peer sees a reset rather than an orderly end.
+func reset(c net.Conn) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = c.Close()
+}
+
+// Cut closes every forwarded connection and refuses new ones until Restore.
+func (p *tcpProxy) Cut() {
+	p.mu.Lock()
+	p.cut = true
+	conns := p.conns
+	p.conns = map[net.Conn]struct{}{}
+	p.mu.Unlock()
+	for c := range conns {
+		reset(c)
+	}
+}
+
+// Restore lets connections through again.
+func (p *tcpProxy) Restore() {
+	p.mu.Lock()
+	p.cut = false
+	p.mu.Unlock()
+}
+
+// Close stops the proxy and closes every connection.
+func (p *tcpProxy) Close() {
+	close(p.done)
+	_ = p.ln.Close()
+	p.Cut()
+	p.wg.Wait()
+}
