@@ -111,6 +111,7 @@ type Service struct {
 
 	mu      sync.Mutex
 	flights map[string]*flight
+	onJoin  func() // tests: called when a request joins an in-flight duplicate
 }
 
 // New returns a Service.
@@ -168,18 +169,30 @@ func (s *Service) Place(ctx context.Context, req domain.PlaceRequest, key string
 	// with another body does not join it: the key's claim in the database decides
 	// between them as it does between instances (the loser gets ErrKeyReused).
 	fp := req.Fingerprint()
-	s.mu.Lock()
-	if f, ok := s.flights[key]; ok {
+	for {
+		s.mu.Lock()
+		f, ok := s.flights[key]
+		if !ok {
+			break // s.mu held: this request leads
+		}
 		s.mu.Unlock()
 		if f.fingerprint != fp {
 			return s.placeKeyed(ctx, req, key, fp)
 		}
+		if s.onJoin != nil {
+			s.onJoin()
+		}
 		select {
 		case <-f.done:
-			return f.res, f.err
 		case <-ctx.Done():
 			return Placed{}, &domain.UnavailableError{Code: domain.UnavailableDependency, Reason: "request ended while a duplicate was in flight", Err: ctx.Err()}
 		}
+		if errors.Is(f.err, context.Canceled) && ctx.Err() == nil {
+			// The leader's client hung up before the outcome was known: that is its
+			// answer, not this request's. Go again (the key's claim makes it a replay).
+			continue
+		}
+		return f.res, f.err
 	}
 	f := &flight{fingerprint: fp, done: make(chan struct{})}
 	s.flights[key] = f
