@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
 	"go.uber.org/zap"
@@ -38,9 +39,17 @@ var (
 	// ErrNoLease: the instance has no live session right now; it may not decide or
 	// issue IDs. Callers answer "not ready" and try later.
 	ErrNoLease = errors.New("cluster: no live etcd session")
-	// ErrLocked: a lock was still held by another transaction when the wait ended.
+	// ErrLocked: a lock was still held by another transaction when the wait ended (etcd
+	// confirmed it at the end of the wait).
 	ErrLocked = errors.New("cluster: locked")
+	// ErrUnavailable: etcd could not be reached to take or check a lock; whether the key
+	// is held is unknown. Not a refusal: the caller leaves the transaction undecided.
+	ErrUnavailable = errors.New("cluster: etcd unreachable")
 )
+
+// lockCheckTimeout bounds the check, at the end of a lock wait, that the key is really
+// held by another transaction.
+const lockCheckTimeout = time.Second
 
 // Config configures a Member.
 type Config struct {
@@ -90,6 +99,10 @@ type Member struct {
 	cur     *Epoch
 	changed chan struct{} // closed and replaced on every epoch change
 	closed  bool
+	// stale are leases of this Member's lost epochs not yet known to be gone: join
+	// revokes them first, because after an etcd restart a lost lease is restored (with
+	// its TTL re-armed) and would keep holding the instance key.
+	stale []clientv3.LeaseID
 
 	stop context.CancelFunc
 	done chan struct{}
@@ -151,6 +164,9 @@ func (m *Member) loop(ctx context.Context, ep *Epoch) {
 		case <-ep.Session.Done():
 		}
 		m.log.Error("etcd lease lost: stopped deciding and issuing IDs; re-joining", "owner", ep.Owner)
+		m.mu.Lock()
+		m.stale = append(m.stale, ep.Lease())
+		m.mu.Unlock()
 		m.setEpoch(nil)
 		backoff := 100 * time.Millisecond
 		for {
@@ -208,8 +224,13 @@ func (m *Member) setEpoch(ep *Epoch) {
 
 // join opens a session, claims the instance key and a worker number. The instance key
 // is claimed only if absent, so two live processes never share an instance name: a
-// restarted instance waits (retrying) until its previous lease has expired.
+// restarted instance waits (retrying) until its previous lease has expired. The leases
+// of this Member's own lost epochs are revoked first, so a re-join after an etcd
+// restart (which restores them) does not wait for them.
 func (m *Member) join(ctx context.Context) (*Epoch, error) {
+	if err := m.revokeStale(ctx); err != nil {
+		return nil, err
+	}
 	// Grant under ctx (so an unreachable etcd fails the join instead of blocking), then
 	// let the session keep the lease alive for its whole life.
 	ttl := int64(m.cfg.TTL.Round(time.Second) / time.Second)
@@ -254,6 +275,29 @@ func (m *Member) join(ctx context.Context) (*Epoch, error) {
 		}
 	}()
 	return &Epoch{Session: sess, Owner: owner, Worker: worker, ctx: ectx, cancel: cancel}, nil
+}
+
+// revokeStale revokes the leases of this Member's lost epochs (a lease already gone
+// counts as revoked).
+func (m *Member) revokeStale(ctx context.Context) error {
+	m.mu.Lock()
+	stale := append([]clientv3.LeaseID(nil), m.stale...)
+	m.mu.Unlock()
+	for _, id := range stale {
+		_, err := m.cli.Revoke(ctx, id)
+		if err != nil && !errors.Is(err, rpctypes.ErrLeaseNotFound) {
+			return fmt.Errorf("cluster: revoke the lost lease %x: %w", int64(id), err)
+		}
+		m.mu.Lock()
+		for i, x := range m.stale {
+			if x == id {
+				m.stale = append(m.stale[:i], m.stale[i+1:]...)
+				break
+			}
+		}
+		m.mu.Unlock()
+	}
+	return nil
 }
 
 func (m *Member) claimWorker(ctx context.Context, sess *concurrency.Session) (int, error) {
@@ -326,8 +370,10 @@ func (m *Member) LiveOwners(ctx context.Context) (map[string]bool, error) {
 }
 
 // Lock takes /tccsuite/locks/{key} for xid under ep's lease, waiting while another
-// transaction holds it. It returns ErrLocked when ctx ends first, and ErrNoLease when
-// the epoch ends. A lock already held by xid is taken again (idempotent).
+// transaction holds it. When ctx ends first it returns ErrLocked if etcd then confirms
+// another holder, or ErrUnavailable if etcd cannot be reached (a timeout is not a
+// refusal); ErrNoLease when the epoch ends. A lock already held by xid under ep's lease
+// is taken again (idempotent).
 func (m *Member) Lock(ctx context.Context, ep *Epoch, key, xid string) error {
 	k := LocksPrefix + key
 	ctx, cancel := context.WithCancel(ctx)
@@ -341,7 +387,7 @@ func (m *Member) Lock(ctx context.Context, ep *Epoch, key, xid string) error {
 			Else(clientv3.OpGet(k)).
 			Commit()
 		if err != nil {
-			return m.lockErr(ctx, ep, err)
+			return m.lockErr(ctx, ep, k, xid, err)
 		}
 		if resp.Succeeded {
 			return nil
@@ -365,26 +411,44 @@ func (m *Member) Lock(ctx context.Context, ep *Epoch, key, xid string) error {
 			}
 		}
 		if !deleted && ctx.Err() != nil {
-			return m.lockErr(ctx, ep, ctx.Err())
+			return m.lockErr(ctx, ep, k, xid, ctx.Err())
 		}
 	}
 }
 
-func (m *Member) lockErr(ctx context.Context, ep *Epoch, err error) error {
+// lockErr classifies the end of a lock wait on k. A wait that ran out of time is
+// LOCKED only if etcd answers, right then, that another holder has the key: a wait that
+// ended because etcd was unreachable (a Txn or a watch that could not complete) says
+// nothing about the key.
+func (m *Member) lockErr(ctx context.Context, ep *Epoch, k, xid string, err error) error {
 	if ep.ctx.Err() != nil {
 		return ErrNoLease
 	}
-	if ctx.Err() != nil {
-		return ErrLocked
+	if ctx.Err() == nil {
+		return fmt.Errorf("cluster: lock: %w: %w", ErrUnavailable, err)
 	}
-	return fmt.Errorf("cluster: lock: %w", err)
+	cctx, cancel := context.WithTimeout(ep.ctx, lockCheckTimeout)
+	defer cancel()
+	resp, gerr := m.cli.Get(cctx, k)
+	if ep.ctx.Err() != nil {
+		return ErrNoLease
+	}
+	if gerr != nil {
+		return fmt.Errorf("cluster: lock %s: %w: %w", k, ErrUnavailable, gerr)
+	}
+	if len(resp.Kvs) == 1 && string(resp.Kvs[0].Value) == xid && clientv3.LeaseID(resp.Kvs[0].Lease) == ep.Lease() {
+		return nil // taken by our own Txn whose answer was lost: ours after all
+	}
+	return ErrLocked // held by another (or freed at the very end of the wait)
 }
 
-// Unlock releases key if xid holds it. It is idempotent.
-func (m *Member) Unlock(ctx context.Context, key, xid string) error {
+// Unlock releases key if xid holds it under ep's lease. It is idempotent, and a no-op
+// when the key has been taken again since (even by the same xid, e.g. by the new owner
+// of a transaction taken over): only the epoch that took a lock releases it.
+func (m *Member) Unlock(ctx context.Context, ep *Epoch, key, xid string) error {
 	k := LocksPrefix + key
 	_, err := m.cli.Txn(ctx).
-		If(clientv3.Compare(clientv3.Value(k), "=", xid)).
+		If(clientv3.Compare(clientv3.Value(k), "=", xid), clientv3.Compare(clientv3.LeaseValue(k), "=", ep.Lease())).
 		Then(clientv3.OpDelete(k)).
 		Commit()
 	if err != nil {

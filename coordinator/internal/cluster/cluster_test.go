@@ -167,7 +167,7 @@ func TestLocks(t *testing.T) {
 	// A waiter gets the lock as soon as it is released.
 	got := make(chan error, 1)
 	go func() { got <- b.Lock(ctx, eb, "sku-1", "x2") }()
-	if err := a.Unlock(ctx, "sku-1", "x2"); err != nil { // not the holder: no effect
+	if err := a.Unlock(ctx, ea, "sku-1", "x2"); err != nil { // not the holder: no effect
 		t.Fatal(err)
 	}
 	select {
@@ -175,7 +175,7 @@ func TestLocks(t *testing.T) {
 		t.Fatalf("lock taken while held: %v", err)
 	default:
 	}
-	if err := a.Unlock(ctx, "sku-1", "x1"); err != nil {
+	if err := a.Unlock(ctx, ea, "sku-1", "x1"); err != nil {
 		t.Fatal(err)
 	}
 	if err := <-got; err != nil {

@@ -25,6 +25,7 @@ import (
 	"github.com/tccsuite/tccsuite/coordinator/internal/metrics"
 	"github.com/tccsuite/tccsuite/coordinator/internal/registry"
 	"github.com/tccsuite/tccsuite/coordinator/internal/store"
+	"github.com/tccsuite/tccsuite/internal/dbx"
 	"github.com/tccsuite/tccsuite/pkg/tcc"
 )
 
@@ -39,7 +40,21 @@ var (
 	ErrNotFound = errors.New("engine: transaction not found")
 	// ErrOwnedElsewhere: a live coordinator drives this transaction; ask it.
 	ErrOwnedElsewhere = errors.New("engine: transaction driven by another live coordinator")
+	// ErrUnavailable: the database could not be reached (or was busy) and the call was
+	// not done; try again later. For a begin, the transaction may have been stored
+	// anyway if only the commit's answer was lost: it is then cancelled by recovery at
+	// its deadline, never run.
+	ErrUnavailable = errors.New("engine: database unavailable")
 )
+
+// storeErr wraps a store error, marking it ErrUnavailable when the database was
+// unreachable, busy, or did not answer in time.
+func storeErr(op string, err error) error {
+	if dbx.IsTransient(err) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("engine: %s: %w: %w", op, ErrUnavailable, err)
+	}
+	return fmt.Errorf("engine: %s: %w", op, err)
+}
 
 // CodeLocked is the refusal code of a transaction whose lock keys stayed held by another
 // transaction until its deadline.
@@ -93,12 +108,20 @@ func New(cfg Config, st store.Store, reg *registry.Registry, mem *cluster.Member
 	e := &Engine{cfg: cfg, st: st, reg: reg, mem: mem, m: m, log: log, active: map[string]*run{}, scanKick: make(chan struct{}, 1), scanDone: make(chan struct{})}
 	e.begins = newBatcher(cfg.BatchWorkers, cfg.BatchMax, m.BatchSize.WithLabelValues("begin"), st.Begin)
 	e.decides = newBatcher(cfg.BatchWorkers, cfg.BatchMax, m.BatchSize.WithLabelValues("decide"), st.Decide)
-	e.results = newWriter(st, log, m.BatchSize.WithLabelValues("results"))
 	e.stopCtx, e.stopRuns = context.WithCancel(context.Background())
+	e.results = newWriter(st, log, m.BatchSize.WithLabelValues("results"), m.StoreErrors.WithLabelValues("results"), e.fence, e.stopCtx.Done())
 	scanCtx, stopScan := context.WithCancel(context.Background())
 	e.stopScan = stopScan
 	go e.scanLoop(scanCtx)
 	return e
+}
+
+// fence stops the run of xid under owner, if any: a write fenced by owner found the row
+// taken over.
+func (e *Engine) fence(xid, owner string) {
+	if r := e.lookup(xid); r != nil && r.owner == owner {
+		r.fenced()
+	}
 }
 
 // KickScan asks the recovery scanner to run now (e.g. on a new etcd epoch).
@@ -165,7 +188,7 @@ func (e *Engine) Begin(ctx context.Context, in BeginInput) (BeginOutcome, error)
 		if errors.Is(err, store.ErrDuplicateXID) {
 			return BeginOutcome{}, fmt.Errorf("engine: begin: XID %s reused: %w", xid, err)
 		}
-		return BeginOutcome{}, fmt.Errorf("engine: begin: %w", err)
+		return BeginOutcome{}, storeErr("begin", err)
 	}
 	e.m.Transactions.WithLabelValues(string(tcc.TxTrying)).Inc()
 	go r.driveNew()
@@ -186,7 +209,7 @@ func (e *Engine) view(r *run) *tcc.Transaction {
 func (e *Engine) replay(ctx context.Context, in BeginInput) (BeginOutcome, error) {
 	t, err := e.st.GetByIdempotencyKey(ctx, in.IdempotencyKey)
 	if err != nil {
-		return BeginOutcome{}, fmt.Errorf("engine: idempotent replay: %w", err)
+		return BeginOutcome{}, storeErr("idempotent replay", err)
 	}
 	if t.RequestHash != in.RequestHash {
 		return BeginOutcome{}, ErrIdempotencyMismatch
@@ -233,7 +256,7 @@ func (e *Engine) Get(ctx context.Context, xid string) (*tcc.Transaction, error) 
 		return nil, ErrNotFound
 	}
 	if err != nil {
-		return nil, err
+		return nil, storeErr("get", err)
 	}
 	return toAPI(t), nil
 }
@@ -242,7 +265,7 @@ func (e *Engine) Get(ctx context.Context, xid string) (*tcc.Transaction, error) 
 func (e *Engine) List(ctx context.Context, f store.ListFilter) (tcc.TransactionPage, error) {
 	ts, err := e.st.List(ctx, f)
 	if err != nil {
-		return tcc.TransactionPage{}, err
+		return tcc.TransactionPage{}, storeErr("list", err)
 	}
 	page := tcc.TransactionPage{Transactions: make([]tcc.Transaction, 0, len(ts))}
 	for i := range ts {
@@ -270,7 +293,7 @@ func (e *Engine) Retry(ctx context.Context, xid string) (*tcc.Transaction, error
 		return nil, ErrNotFound
 	}
 	if err != nil {
-		return nil, err
+		return nil, storeErr("retry", err)
 	}
 	if t.Status.Final() {
 		return toAPI(t), nil
@@ -289,7 +312,7 @@ func (e *Engine) Retry(ctx context.Context, xid string) (*tcc.Transaction, error
 		}
 		ok, err := e.st.Claim(ctx, xid, t.Owner, ep.Owner)
 		if err != nil {
-			return nil, err
+			return nil, storeErr("retry: claim", err)
 		}
 		if !ok {
 			return nil, ErrOwnedElsewhere
@@ -398,23 +421,30 @@ func (e *Engine) scanLoop(ctx context.Context) {
 // Scan takes over the unfinished transactions of dead owners (a conditional update per
 // row: of several scanners, one wins each) and resumes this instance's own unfinished
 // transactions that nothing drives (e.g. after a lost asynchronous write).
+//
+// An owner is judged dead on a membership snapshot taken after the page of rows was
+// read: an owner registers before it writes any row and a lost owner tag never comes
+// back, so every owner of a row on the page that is live when it is claimed appears in
+// that snapshot (a snapshot taken before the page could miss an instance that joined
+// meanwhile, and its rows would be claimed from under it). A database or etcd error
+// ends the scan; the next one (every ScanInterval) starts over.
 func (e *Engine) Scan(ctx context.Context) error {
 	ep, err := e.mem.Epoch()
 	if err != nil {
 		return nil
-	}
-	live, err := e.mem.LiveOwners(ctx)
-	if err != nil {
-		return err
-	}
-	if !live[ep.Owner] {
-		return nil // our own key is not visible yet: do not judge others
 	}
 	after := ""
 	for {
 		hs, err := e.st.Unfinished(ctx, after, 500)
 		if err != nil {
 			return err
+		}
+		live, err := e.mem.LiveOwners(ctx)
+		if err != nil {
+			return err
+		}
+		if !live[ep.Owner] {
+			return nil // our own key is not visible yet (or any more): do not judge others
 		}
 		for _, h := range hs {
 			if ctx.Err() != nil || ep.Context().Err() != nil {

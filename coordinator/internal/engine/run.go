@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tccsuite/tccsuite/coordinator/internal/cluster"
@@ -13,18 +14,30 @@ import (
 	"github.com/tccsuite/tccsuite/pkg/tcc"
 )
 
-// run is one transaction driven by this instance during one etcd epoch. Its context
-// ends when the epoch's lease is lost or the engine stops: it then stops deciding and
-// calling at once, and leaves the transaction to recovery.
+// run is one transaction driven by this instance, begun or taken over in one etcd
+// epoch (whose owner tag it writes under).
+//
+// Two contexts bound it. ctx is the run's life: it ends when the engine stops or when a
+// fenced write reports that the row was taken over by another coordinator; the run then
+// stops calling at once and leaves the transaction to recovery (or to its new owner).
+// lease is ctx that also ends with the epoch: everything before the decision (locks,
+// Tries, the decision itself) runs under it, so a run that lost its lease never decides.
+// The second phase runs under ctx alone: once decided, a transaction keeps being
+// confirmed or cancelled through an etcd outage (its writes stay fenced by owner in the
+// database, which needs no lease).
 type run struct {
 	e     *Engine
 	ep    *cluster.Epoch
+	owner string // the owner tag its writes are fenced on
 	xid   string
 	meta  tcc.Meta
 	log   *slog.Logger
 	ctx   context.Context
+	lease context.Context
 	stop  context.CancelFunc
 	start time.Time
+	// takenOver is set when a fenced write found the row owned by someone else.
+	takenOver atomic.Bool
 
 	decided chan struct{} // closed once the decision is durable, or the run is abandoned
 	done    chan struct{} // closed once every branch finished, or the run is abandoned
@@ -38,18 +51,30 @@ type run struct {
 }
 
 func (e *Engine) newRun(ep *cluster.Epoch, t *store.Transaction, meta tcc.Meta) *run {
-	ctx, cancel := context.WithCancel(ep.Context())
-	stop := context.AfterFunc(e.stopCtx, cancel)
+	ctx, cancel := context.WithCancel(context.Background())
+	stopA := context.AfterFunc(e.stopCtx, cancel)
+	lease, cancelLease := context.WithCancel(ctx)
+	stopB := context.AfterFunc(ep.Context(), cancelLease)
 	r := &run{
-		e: e, ep: ep, xid: t.XID, meta: meta, start: time.Now(),
+		e: e, ep: ep, owner: t.Owner, xid: t.XID, meta: meta, start: time.Now(),
 		log:     e.log.With("xid", t.XID, "request_id", meta.RequestID),
 		ctx:     ctx,
+		lease:   lease,
 		decided: make(chan struct{}), done: make(chan struct{}), kickCh: make(chan struct{}),
 		tx: *t,
 	}
 	r.tx.Branches = append([]store.Branch(nil), t.Branches...)
-	r.stop = func() { stop(); cancel() }
+	r.stop = func() { stopA(); stopB(); cancelLease(); cancel() }
 	return r
+}
+
+// fenced stops the run because a fenced write found its row owned by another
+// coordinator: it stops calling participants and leaves the transaction to its owner.
+func (r *run) fenced() {
+	if r.takenOver.CompareAndSwap(false, true) {
+		r.log.Warn("the transaction was taken over by another coordinator; stopping", "owner", r.owner)
+		r.stop()
+	}
 }
 
 // wait blocks until the wait target is reached (true), or ctx ends or the run is
@@ -112,6 +137,9 @@ func (r *run) abandon(why string) {
 	if r.flagged {
 		r.e.m.Attention.Dec()
 	}
+	if r.takenOver.Load() {
+		why = "taken over by another coordinator (a fenced write was refused)"
+	}
 	r.log.Warn("stopped driving the transaction; recovery will finish it", "why", why)
 	r.stop()
 	r.e.unregister(r, true)
@@ -131,8 +159,10 @@ func (r *run) markDecided(to tcc.TxStatus, refusal *tcc.Refusal) {
 	r.e.m.DecisionSeconds.WithLabelValues(string(to)).Observe(time.Since(r.start).Seconds())
 }
 
-// finish records the final status (asynchronously) and releases the waiters. The run
-// leaves the active map once the final status is durable.
+// finish records the final status (asynchronously), releases the waiters, then the
+// lock keys. The run leaves the active map once the final status is durable. A
+// transaction with a NOT_APPLIED branch stays flagged for attention in its final
+// status; any other flag (raised by retries that later succeeded) is cleared.
 func (r *run) finish(from tcc.TxStatus) {
 	to := tcc.TxConfirmed
 	if from == tcc.TxCancelling {
@@ -140,21 +170,29 @@ func (r *run) finish(from tcc.TxStatus) {
 	}
 	r.mu.Lock()
 	r.tx.Status = to
-	r.tx.Attention = false
+	keep := false
+	for _, b := range r.tx.Branches {
+		keep = keep || b.Status == tcc.BranchNotApplied
+	}
+	r.tx.Attention = keep
 	flagged := r.flagged
 	r.flagged = false
 	r.mu.Unlock()
 	if flagged {
 		r.e.m.Attention.Dec()
+	}
+	if keep {
+		r.log.Error("transaction finished with a branch NOT_APPLIED; it stays flagged for attention", "status", string(to))
+	} else if flagged {
 		r.log.Info("flagged transaction finished")
 	}
 	r.e.m.Transactions.WithLabelValues(string(to)).Inc()
 	r.e.m.CompletionSeconds.WithLabelValues(string(to)).Observe(time.Since(r.start).Seconds())
-	r.releaseLocks()
 	close(r.done)
+	r.releaseLocks()
 	r.stop()
 	r.e.results.add(resultItem{
-		finish: &store.Finish{XID: r.xid, From: from, To: to},
+		finish: &store.Finish{XID: r.xid, Owner: r.owner, From: from, To: to, Attention: keep},
 		done:   func() { r.e.unregister(r, false) },
 	})
 	r.e.runs.Done()
@@ -166,7 +204,7 @@ func (r *run) setBranch(i int, status tcc.BranchStatus, attempts int, lastErr st
 	b.Status = status
 	b.Attempts = attempts
 	b.LastError = lastErr
-	u := store.BranchUpdate{XID: r.xid, BranchID: b.BranchID, Participant: b.Participant, Action: b.Action,
+	u := store.BranchUpdate{XID: r.xid, Owner: r.owner, BranchID: b.BranchID, Participant: b.Participant, Action: b.Action,
 		Status: status, Attempts: attempts, LastError: lastErr}
 	r.mu.Unlock()
 	if persist {
@@ -184,7 +222,7 @@ func (r *run) branch(i int) store.Branch {
 // second phase.
 func (r *run) driveNew() {
 	if keys := r.tx.LockKeys; len(keys) > 0 {
-		lctx, cancel := context.WithDeadline(r.ctx, r.tx.Deadline)
+		lctx, cancel := context.WithDeadline(r.lease, r.tx.Deadline)
 		for _, k := range sortedKeys(keys) {
 			err := r.e.mem.Lock(lctx, r.ep, k, r.xid)
 			if err == nil {
@@ -209,7 +247,7 @@ func (r *run) driveNew() {
 		cancel()
 	}
 	ok, refusal := r.tries()
-	if r.ctx.Err() != nil {
+	if r.lease.Err() != nil {
 		r.abandon("lease lost or shutting down before the decision")
 		return
 	}
@@ -231,7 +269,7 @@ func (r *run) driveRecovered() {
 		// Hold the keys again for the rest of the transaction's life, best effort: the
 		// dead owner's lease freed them.
 		for _, k := range sortedKeys(keys) {
-			lctx, cancel := context.WithTimeout(r.ctx, time.Second)
+			lctx, cancel := context.WithTimeout(r.lease, time.Second)
 			if err := r.e.mem.Lock(lctx, r.ep, k, r.xid); err != nil {
 				r.log.Warn("could not take the lock key back on recovery", "key", k, "err", err)
 			}
@@ -253,7 +291,7 @@ func (r *run) driveRecovered() {
 // tries calls every Try in parallel under the deadline. The first failure cancels the
 // outstanding Tries. It reports whether all succeeded, and the first business refusal.
 func (r *run) tries() (bool, *tcc.Refusal) {
-	tctx, cancel := context.WithDeadline(r.ctx, r.tx.Deadline)
+	tctx, cancel := context.WithDeadline(r.lease, r.tx.Deadline)
 	defer cancel()
 	n := len(r.tx.Branches)
 	type res struct {
@@ -320,7 +358,7 @@ func (r *run) try(ctx context.Context, i int) (bool, *tcc.Refusal) {
 		return false, nil
 	default:
 		// Cancelled by us because another branch failed: not the participant's fault.
-		if !(errors.Is(ctx.Err(), context.Canceled) && r.ctx.Err() == nil) {
+		if !(errors.Is(ctx.Err(), context.Canceled) && r.lease.Err() == nil) {
 			p.Breaker.Failure()
 		}
 		r.setBranch(i, tcc.BranchFailed, 1, res.Error(), true)
@@ -350,14 +388,25 @@ func (r *run) observe(p *registry.Participant, phase tcc.Phase, res registry.Res
 }
 
 // decide records the decision with a compare-and-set, retrying while the outcome is
-// unknown. It returns true when this run holds the decision (and marks it); false when
-// the run must stop (lease lost, or another coordinator decided or took the row).
+// unknown (e.g. for as long as the database is unreachable). It returns true when this
+// run holds the decision (and marks it); false when the run must stop (lease lost, or
+// another coordinator decided or took the row). When the lease ends after an attempt
+// whose outcome is unknown, the row is read once more: a decision of ours that did
+// commit is followed (its second phase needs no lease), otherwise recovery decides.
 func (r *run) decide(to tcc.TxStatus, refusal *tcc.Refusal) bool {
-	d := store.Decision{XID: r.xid, Owner: r.ep.Owner, To: to, Refusal: refusal}
+	d := store.Decision{XID: r.xid, Owner: r.owner, To: to, Refusal: refusal}
+	leaseLost := func(attempt int) bool {
+		if attempt > 1 && r.decidedByUs(to) {
+			r.markDecided(to, refusal)
+			r.log.Warn("lease lost after the decision was recorded; driving it on", "decision", string(to))
+			return true
+		}
+		r.abandon("lease lost or shutting down before the decision")
+		return false
+	}
 	for attempt := 1; ; attempt++ {
-		if r.ctx.Err() != nil {
-			r.abandon("lease lost or shutting down before the decision")
-			return false
+		if r.lease.Err() != nil {
+			return leaseLost(attempt)
 		}
 		res := r.e.decides.do(d)
 		if res.Err == nil && res.Won {
@@ -370,7 +419,7 @@ func (r *run) decide(to tcc.TxStatus, refusal *tcc.Refusal) bool {
 			// row was decided or taken over by another coordinator.
 			t, err := r.e.st.Get(context.Background(), r.xid)
 			if err == nil {
-				if t.Owner == r.ep.Owner && t.Status == to {
+				if t.Owner == r.owner && t.Status == to {
 					r.markDecided(to, refusal)
 					return true
 				}
@@ -379,12 +428,20 @@ func (r *run) decide(to tcc.TxStatus, refusal *tcc.Refusal) bool {
 			}
 			res.Err = err
 		}
+		r.e.m.StoreErrors.WithLabelValues("decide").Inc()
 		r.log.Warn("recording the decision failed; retrying", "err", res.Err, "attempt", attempt)
-		if !r.sleep(r.e.backoff(attempt)) {
-			r.abandon("lease lost or shutting down before the decision")
-			return false
+		if !r.sleepOn(r.lease, r.e.backoff(attempt)) {
+			return leaseLost(attempt + 1)
 		}
 	}
+}
+
+// decidedByUs reads whether the row holds this run's decision to (under its owner).
+func (r *run) decidedByUs(to tcc.TxStatus) bool {
+	ctx, cancel := context.WithTimeout(r.ctx, 5*time.Second)
+	defer cancel()
+	t, err := r.e.st.Get(ctx, r.xid)
+	return err == nil && t.Owner == r.owner && t.Status == to
 }
 
 // secondPhase drives Confirm (CONFIRMING) or Cancel (CANCELLING) on every branch not yet
@@ -397,8 +454,8 @@ func (r *run) secondPhase(from tcc.TxStatus) {
 	var wg sync.WaitGroup
 	ok := make([]bool, len(r.tx.Branches))
 	for i := range r.tx.Branches {
-		if r.branch(i).Status == final {
-			ok[i] = true
+		if s := r.branch(i).Status; s == final || s == tcc.BranchNotApplied {
+			ok[i] = true // NOT_APPLIED is final too: never called again, not even on retry
 			continue
 		}
 		wg.Add(1)
@@ -420,6 +477,12 @@ func (r *run) secondPhase(from tcc.TxStatus) {
 // finishBranch calls Confirm or Cancel until the participant answers 2xx, with
 // exponential backoff and full jitter, forever (until the run's context ends). After
 // AttentionAfter attempts the transaction is flagged for attention.
+//
+// A 409 TCC_NOT_TRIED or TCC_PHASE_CONFLICT is the participant's barrier saying that
+// nothing was applied there and nothing will be: the branch becomes NOT_APPLIED (final,
+// with the participant's answer as last_error), the transaction is flagged at once, and
+// the branch is not called again. Any other answer, including other 409 codes, is
+// retried.
 func (r *run) finishBranch(i int, phase tcc.Phase, final tcc.BranchStatus) bool {
 	b := r.branch(i)
 	attempts := 0
@@ -454,6 +517,12 @@ func (r *run) finishBranch(i int, phase tcc.Phase, final tcc.BranchStatus) bool 
 			r.setBranch(i, final, attempts, "", true)
 			return true
 		}
+		if res.Class == tcc.ClassRefused && (res.Code == tcc.CodeNotTried || res.Code == tcc.CodePhaseConflict) {
+			r.setBranch(i, tcc.BranchNotApplied, attempts, res.Error(), true)
+			r.e.m.NotApplied.WithLabelValues(b.Participant, string(phase), res.Code).Inc()
+			r.flagNow(b, phase, "the participant refused the "+string(phase)+" as final ("+res.Code+"): the branch is NOT_APPLIED and will not be called again", res.Error())
+			return true
+		}
 		lvl := slog.LevelWarn
 		if res.Class == tcc.ClassBadCall || res.Class == tcc.ClassRefused {
 			lvl = slog.LevelError // Confirm/Cancel never refuse: a bug somewhere
@@ -469,7 +538,7 @@ func (r *run) finishBranch(i int, phase tcc.Phase, final tcc.BranchStatus) bool 
 		}
 		r.setBranch(i, pending, attempts, res.Error(), n == 1 || n%4 == 0)
 		if n == r.e.cfg.AttentionAfter {
-			r.flag(b, phase)
+			r.flagNow(b, phase, "a branch keeps failing; still retrying", res.Error())
 		}
 		if !r.sleep(r.e.backoff(n)) {
 			return false
@@ -477,23 +546,27 @@ func (r *run) finishBranch(i int, phase tcc.Phase, final tcc.BranchStatus) bool 
 	}
 }
 
-// flag marks the transaction for attention once: metric, log, and the stored flag.
-func (r *run) flag(b store.Branch, phase tcc.Phase) {
+// flagNow marks the transaction for attention (metric, Error log, and the stored flag);
+// the metric and the stored flag once per run, the log every time it is called.
+func (r *run) flagNow(b store.Branch, phase tcc.Phase, why, lastErr string) {
 	r.mu.Lock()
 	already := r.flagged
 	r.flagged = true
 	r.mu.Unlock()
+	r.log.Error("transaction needs attention: "+why, "branch", b.BranchID,
+		"participant", b.Participant, "phase", string(phase), "err", lastErr)
 	if already {
 		return
 	}
 	r.e.m.Attention.Inc()
-	r.log.Error("transaction needs attention: a branch keeps failing; still retrying", "branch", b.BranchID,
-		"participant", b.Participant, "phase", string(phase), "attempts", r.e.cfg.AttentionAfter)
 	r.e.results.add(resultItem{attention: r.xid})
 }
 
 // sleep waits d, or less if kicked; false if the run's context ended.
-func (r *run) sleep(d time.Duration) bool {
+func (r *run) sleep(d time.Duration) bool { return r.sleepOn(r.ctx, d) }
+
+// sleepOn waits d, or less if kicked; false if ctx ended.
+func (r *run) sleepOn(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -501,27 +574,32 @@ func (r *run) sleep(d time.Duration) bool {
 		return true
 	case <-r.kickChan():
 		return true
-	case <-r.ctx.Done():
+	case <-ctx.Done():
 		return false
 	}
 }
 
+// releaseLocks deletes the transaction's lock keys, best effort, while the epoch that
+// took them lasts: once its lease is gone the keys are gone with it (or held by their
+// next taker, which Unlock leaves alone). It gives up after a few attempts; the keys
+// then stay held until this epoch's lease ends.
 func (r *run) releaseLocks() {
 	keys := r.tx.LockKeys
 	if len(keys) == 0 {
 		return
 	}
+	ectx := r.ep.Context()
 	for _, k := range keys {
-		for attempt := 1; attempt <= 5; attempt++ {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			err := r.e.mem.Unlock(ctx, k, r.xid)
+		for attempt := 1; attempt <= 5 && ectx.Err() == nil; attempt++ {
+			ctx, cancel := context.WithTimeout(ectx, 5*time.Second)
+			err := r.e.mem.Unlock(ctx, r.ep, k, r.xid)
 			cancel()
 			if err == nil {
 				break
 			}
 			if attempt == 5 {
 				r.log.Error("could not release a lock key; it stays held until this instance's lease ends", "key", k, "err", err)
-			} else if !r.sleep(r.e.backoff(attempt)) {
+			} else if !r.sleepOn(ectx, r.e.backoff(attempt)) {
 				break
 			}
 		}

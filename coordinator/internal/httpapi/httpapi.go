@@ -86,6 +86,11 @@ const (
 	CodeInternal            = "INTERNAL"
 )
 
+// CodeDBUnavailable (503, Retry-After) answers any call while the coordinator's database
+// is unreachable: nothing was done (a begin may have been stored if only its commit's
+// answer was lost: it is then cancelled at its deadline, never run). Retry later.
+const CodeDBUnavailable = "DB_UNAVAILABLE"
+
 // apiError is an error with its HTTP status and stable code.
 type apiError struct {
 	status int
@@ -137,6 +142,8 @@ func (h *handlers) fail(c *gin.Context, err error) {
 	switch {
 	case errors.As(err, &ae):
 		status, code, msg = ae.status, ae.code, ae.msg
+	case errors.Is(err, engine.ErrUnavailable):
+		status, code, msg = http.StatusServiceUnavailable, CodeDBUnavailable, "the coordinator's database is unavailable; try again"
 	case errors.Is(err, engine.ErrNotReady):
 		status, code, msg = http.StatusServiceUnavailable, CodeNotReady, "the coordinator cannot take transactions right now; try again"
 	case errors.Is(err, engine.ErrIdempotencyMismatch):
@@ -176,7 +183,25 @@ func (h *handlers) begin(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	out, err := h.d.Engine.Begin(c.Request.Context(), in)
+	// The caller's wait budget (tcc.HeaderWaitBudget) caps the wait for the decision or
+	// completion: the answer (what the transaction's state is then) reaches the caller
+	// before it gives up, whatever TCC_COMPLETION_WAIT is. A malformed one is ignored.
+	ctx := c.Request.Context()
+	var budgeted context.Context
+	if ms, perr := strconv.ParseInt(c.GetHeader(tcc.HeaderWaitBudget), 10, 64); perr == nil && ms > 0 {
+		var cancel context.CancelFunc
+		budgeted, cancel = context.WithTimeout(ctx, time.Duration(min(ms, int64(time.Hour/time.Millisecond)))*time.Millisecond)
+		defer cancel()
+		ctx = budgeted
+	}
+	out, err := h.d.Engine.Begin(ctx, in)
+	if err != nil && budgeted != nil && budgeted.Err() != nil && c.Request.Context().Err() == nil {
+		// The budget ran out in a read of a replay: the transaction exists but its state
+		// is not known here now. Not NOT_READY: the call was taken.
+		c.Header("Retry-After", "1")
+		c.JSON(http.StatusServiceUnavailable, tcc.ErrorBody{Code: CodeUndecided, Message: "the transaction is not decided yet; repeat the call with the same Idempotency-Key"})
+		return
+	}
 	if err != nil {
 		h.fail(c, err)
 		return

@@ -35,6 +35,13 @@ type Metrics struct {
 	BatchSize *prometheus.HistogramVec
 	// LeaseLost counts lost etcd sessions.
 	LeaseLost prometheus.Counter
+	// NotApplied counts branches whose Confirm or Cancel the participant refused as
+	// final (TCC_NOT_TRIED, TCC_PHASE_CONFLICT), by participant, phase and code. Each
+	// also flags its transaction for attention.
+	NotApplied *prometheus.CounterVec
+	// StoreErrors counts failed database writes that are being retried, by operation
+	// (decide, results): they rise while the database is unreachable.
+	StoreErrors *prometheus.CounterVec
 }
 
 // New creates the instruments on a fresh registry, with the Go and process collectors.
@@ -77,8 +84,14 @@ func New() *Metrics {
 		LeaseLost: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tcc_coordinator_lease_lost_total", Help: "etcd sessions lost.",
 		}),
+		NotApplied: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tcc_coordinator_branches_not_applied_total", Help: "Confirm/Cancel calls refused as final by the participant (branch NOT_APPLIED).",
+		}, []string{"participant", "phase", "code"}),
+		StoreErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tcc_coordinator_store_errors_total", Help: "Failed database writes being retried, by operation.",
+		}, []string{"op"}),
 	}
 	r.MustRegister(m.Transactions, m.BranchCalls, m.BranchCallSeconds, m.DecisionSeconds, m.CompletionSeconds,
-		m.InFlight, m.Attention, m.Takeovers, m.BreakerOpen, m.BatchSize, m.LeaseLost)
+		m.InFlight, m.Attention, m.Takeovers, m.BreakerOpen, m.BatchSize, m.LeaseLost, m.NotApplied, m.StoreErrors)
 	return m
 }

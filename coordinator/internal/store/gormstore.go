@@ -409,32 +409,87 @@ func decideOne(tx *gorm.DB, d Decision) (bool, error) {
 	return r.RowsAffected == 1, nil
 }
 
-// Apply writes a batch of results in one database transaction.
-func (s *GormStore) Apply(ctx context.Context, r Results) error {
+// Apply writes a batch of results in one database transaction. The global rows of the
+// fenced writes are read with a locking read first (FOR UPDATE on MySQL; SQLite has one
+// writer), so that no claim can slip in between the owner check and the write.
+func (s *GormStore) Apply(ctx context.Context, r Results) ([]string, error) {
 	if r.Empty() {
-		return nil
+		return nil, nil
 	}
 	now := time.Now().UTC()
-	rows := make([]branchRow, 0, len(r.Branches))
-	for _, b := range r.Branches {
-		rows = append(rows, branchRow{
-			XID: b.XID, BranchID: b.BranchID, Participant: b.Participant, Action: b.Action,
-			Payload: []byte{}, Status: string(b.Status), Attempts: b.Attempts,
-			LastError: truncate(b.LastError, 512), UpdatedAt: now,
-		})
-	}
-	sort.Slice(rows, func(i, j int) bool {
-		if rows[i].XID != rows[j].XID {
-			return rows[i].XID < rows[j].XID
-		}
-		return rows[i].BranchID < rows[j].BranchID
-	})
-	fins := map[[2]tcc.TxStatus][]string{}
-	for _, f := range r.Finishes {
-		k := [2]tcc.TxStatus{f.From, f.To}
-		fins[k] = append(fins[k], f.XID)
-	}
+	var fencedXIDs []string
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		want := map[string]map[string]bool{} // xid -> owners the batch expects
+		note := func(xid, owner string) {
+			if owner == "" {
+				return
+			}
+			if want[xid] == nil {
+				want[xid] = map[string]bool{}
+			}
+			want[xid][owner] = true
+		}
+		for _, b := range r.Branches {
+			note(b.XID, b.Owner)
+		}
+		for _, f := range r.Finishes {
+			note(f.XID, f.Owner)
+		}
+		owners := map[string]string{}
+		if len(want) > 0 {
+			xids := make([]string, 0, len(want))
+			for x := range want {
+				xids = append(xids, x)
+			}
+			sort.Strings(xids)
+			for _, chunk := range chunks(xids, 500) {
+				var gs []globalRow
+				if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Select("xid", "owner").
+					Where("xid IN ?", chunk).Order("xid").Find(&gs).Error; err != nil {
+					return err
+				}
+				for _, g := range gs {
+					owners[g.XID] = g.Owner
+				}
+			}
+		}
+		fenced := map[string]bool{}
+		ok := func(xid, owner string) bool {
+			if owner == "" || owners[xid] == owner {
+				return true
+			}
+			fenced[xid] = true
+			return false
+		}
+		rows := make([]branchRow, 0, len(r.Branches))
+		for _, b := range r.Branches {
+			if !ok(b.XID, b.Owner) {
+				continue
+			}
+			rows = append(rows, branchRow{
+				XID: b.XID, BranchID: b.BranchID, Participant: b.Participant, Action: b.Action,
+				Payload: []byte{}, Status: string(b.Status), Attempts: b.Attempts,
+				LastError: truncate(b.LastError, 512), UpdatedAt: now,
+			})
+		}
+		sort.Slice(rows, func(i, j int) bool {
+			if rows[i].XID != rows[j].XID {
+				return rows[i].XID < rows[j].XID
+			}
+			return rows[i].BranchID < rows[j].BranchID
+		})
+		type finKey struct {
+			from, to  tcc.TxStatus
+			attention bool
+		}
+		fins := map[finKey][]string{}
+		for _, f := range r.Finishes {
+			if !ok(f.XID, f.Owner) {
+				continue
+			}
+			k := finKey{f.From, f.To, f.Attention}
+			fins[k] = append(fins[k], f.XID)
+		}
 		if len(rows) > 0 {
 			err := tx.Clauses(clause.OnConflict{
 				Columns:   []clause.Column{{Name: "xid"}, {Name: "branch_id"}},
@@ -454,18 +509,23 @@ func (s *GormStore) Apply(ctx context.Context, r Results) error {
 		}
 		for k, xids := range fins {
 			for _, chunk := range chunks(sortedCopy(xids), 500) {
-				if err := tx.Model(&globalRow{}).Where("xid IN ? AND status = ?", chunk, string(k[0])).
-					Updates(map[string]any{"status": string(k[1]), "attention": false, "updated_at": now}).Error; err != nil {
+				if err := tx.Model(&globalRow{}).Where("xid IN ? AND status = ?", chunk, string(k.from)).
+					Updates(map[string]any{"status": string(k.to), "attention": k.attention, "updated_at": now}).Error; err != nil {
 					return err
 				}
 			}
 		}
+		fencedXIDs = fencedXIDs[:0]
+		for x := range fenced {
+			fencedXIDs = append(fencedXIDs, x)
+		}
+		sort.Strings(fencedXIDs)
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("store: apply results: %w", err)
+		return nil, fmt.Errorf("store: apply results: %w", err)
 	}
-	return nil
+	return fencedXIDs, nil
 }
 
 // Claim moves an unfinished transaction from one owner to another (compare-and-set).

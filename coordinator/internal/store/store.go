@@ -87,8 +87,11 @@ type DecideResult struct {
 
 // BranchUpdate records a branch's latest status. Participant, Action are carried so the
 // write can be a single multi-row upsert; the row always exists (written at begin).
+// Owner fences the write: it is applied only while the transaction's row is still owned
+// by Owner (empty: unconditional, for tools and tests).
 type BranchUpdate struct {
 	XID         string
+	Owner       string
 	BranchID    string
 	Participant string
 	Action      string
@@ -98,11 +101,15 @@ type BranchUpdate struct {
 }
 
 // Finish moves a transaction from From (CONFIRMING or CANCELLING) to its final status
-// and clears its attention flag. It does nothing if the row is not in From.
+// and sets its attention flag to Attention (false clears a flag raised by retries that
+// later succeeded; true keeps a transaction with a NOT_APPLIED branch flagged). It does
+// nothing if the row is not in From, and, like BranchUpdate, is fenced by Owner.
 type Finish struct {
-	XID  string
-	From tcc.TxStatus
-	To   tcc.TxStatus
+	XID       string
+	Owner     string
+	From      tcc.TxStatus
+	To        tcc.TxStatus
+	Attention bool
 }
 
 // Results is a batch of asynchronous writes: everything after the decision that recovery
@@ -142,7 +149,11 @@ type Store interface {
 	// answer has one element per decision, in order.
 	Decide(ctx context.Context, ds []Decision) []DecideResult
 	// Apply writes a batch of results in one database transaction. It is idempotent.
-	Apply(ctx context.Context, r Results) error
+	// Branch updates and finishes whose Owner no longer owns the transaction's row (it
+	// was taken over) are skipped, and their XIDs are returned in fenced (sorted, each
+	// once); the rest of the batch is written. On error nothing was written (or the
+	// outcome of the commit is unknown) and fenced is nil.
+	Apply(ctx context.Context, r Results) (fenced []string, err error)
 	// Claim makes to the owner of an unfinished xid if from still owns it; it reports
 	// whether it did (a compare-and-set: of several claimers, one wins).
 	Claim(ctx context.Context, xid, from, to string) (bool, error)

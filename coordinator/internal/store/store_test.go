@@ -158,7 +158,7 @@ func runContract(t *testing.T, s store.Store) {
 		if r := s.Decide(ctx, []store.Decision{{XID: "c-res-a", Owner: "o1", To: tcc.TxConfirming}}); !r[0].Won {
 			t.Fatalf("decide: %+v", r)
 		}
-		err := s.Apply(ctx, store.Results{
+		_, err := s.Apply(ctx, store.Results{
 			Branches: []store.BranchUpdate{
 				{XID: "c-res-a", BranchID: "1", Participant: "inventory", Action: "reserve", Status: tcc.BranchConfirmed, Attempts: 2, LastError: "boom"},
 				{XID: "c-res-a", BranchID: "2", Participant: "inventory", Action: "reserve", Status: tcc.BranchConfirmed, Attempts: 1},
@@ -233,6 +233,54 @@ func runContract(t *testing.T, s store.Store) {
 		}
 		if err := s.Ping(ctx); err != nil {
 			t.Fatal(err)
+		}
+	})
+
+	t.Run("results are fenced by owner", func(t *testing.T) {
+		a, b := newTx("c-fence-a", "o1", "", 2), newTx("c-fence-b", "o1", "", 1)
+		for _, err := range s.Begin(ctx, []*store.Transaction{a, b}) {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, x := range []string{"c-fence-a", "c-fence-b"} {
+			if r := s.Decide(ctx, []store.Decision{{XID: x, Owner: "o1", To: tcc.TxConfirming}}); !r[0].Won {
+				t.Fatalf("decide %s: %+v", x, r)
+			}
+		}
+		// a is taken over by o2; o1's late writes on it must not land, b's must.
+		if ok, err := s.Claim(ctx, "c-fence-a", "o1", "o2"); err != nil || !ok {
+			t.Fatalf("claim: %v %v", ok, err)
+		}
+		fenced, err := s.Apply(ctx, store.Results{
+			Branches: []store.BranchUpdate{
+				{XID: "c-fence-a", Owner: "o1", BranchID: "1", Participant: "inventory", Action: "reserve", Status: tcc.BranchConfirmed, Attempts: 1},
+				{XID: "c-fence-b", Owner: "o1", BranchID: "1", Participant: "inventory", Action: "reserve", Status: tcc.BranchNotApplied, Attempts: 1, LastError: "HTTP 409 TCC_NOT_TRIED"},
+			},
+			Finishes: []store.Finish{
+				{XID: "c-fence-a", Owner: "o1", From: tcc.TxConfirming, To: tcc.TxConfirmed},
+				{XID: "c-fence-b", Owner: "o1", From: tcc.TxConfirming, To: tcc.TxConfirmed, Attention: true},
+			},
+		})
+		if err != nil || len(fenced) != 1 || fenced[0] != "c-fence-a" {
+			t.Fatalf("fenced %v, %v", fenced, err)
+		}
+		gotA, _ := s.Get(ctx, "c-fence-a")
+		if gotA.Status != tcc.TxConfirming || gotA.Owner != "o2" || gotA.Branches[0].Status != tcc.BranchRegistered {
+			t.Fatalf("a written through the fence: %+v", gotA)
+		}
+		gotB, _ := s.Get(ctx, "c-fence-b")
+		if gotB.Status != tcc.TxConfirmed || !gotB.Attention || gotB.Branches[0].Status != tcc.BranchNotApplied ||
+			gotB.Branches[0].LastError != "HTTP 409 TCC_NOT_TRIED" {
+			t.Fatalf("b: %+v", gotB)
+		}
+		// The new owner's writes land.
+		fenced, err = s.Apply(ctx, store.Results{Finishes: []store.Finish{{XID: "c-fence-a", Owner: "o2", From: tcc.TxConfirming, To: tcc.TxConfirmed}}})
+		if err != nil || len(fenced) != 0 {
+			t.Fatalf("new owner fenced %v, %v", fenced, err)
+		}
+		if gotA, _ = s.Get(ctx, "c-fence-a"); gotA.Status != tcc.TxConfirmed || gotA.Attention {
+			t.Fatalf("a: %+v", gotA)
 		}
 	})
 }

@@ -43,6 +43,7 @@ type Participant struct {
 	mu     sync.Mutex
 	behave func(c Call) Answer
 	calls  []Call
+	all    []Call    // every call, whatever it was answered
 	seen   chan Call // every call, as it arrives (buffered)
 }
 
@@ -68,6 +69,9 @@ func New(t testing.TB, name string) *Participant {
 		c := Call{XID: r.Header.Get(tcc.HeaderXID), BranchID: r.Header.Get(tcc.HeaderBranchID), Action: parts[1],
 			Phase: tcc.Phase(parts[2]), Deadline: dl, RequestID: r.Header.Get(tcc.HeaderRequestID), Ctx: r.Context()}
 		p.seen <- c
+		p.mu.Lock()
+		p.all = append(p.all, c)
+		p.mu.Unlock()
 		a := Answer{}
 		p.mu.Lock()
 		behave := p.behave
@@ -115,6 +119,19 @@ func (p *Participant) Count(xid string, phase tcc.Phase) int {
 	defer p.mu.Unlock()
 	n := 0
 	for _, c := range p.calls {
+		if c.XID == xid && c.Phase == phase {
+			n++
+		}
+	}
+	return n
+}
+
+// Attempts returns how many calls of phase for xid arrived, whatever they were answered.
+func (p *Participant) Attempts(xid string, phase tcc.Phase) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, c := range p.all {
 		if c.XID == xid && c.Phase == phase {
 			n++
 		}
