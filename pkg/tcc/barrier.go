@@ -84,17 +84,32 @@ func NewBarrier(db *gorm.DB) *Barrier { return &Barrier{db: db} }
 //     committed; fn did not run), or ErrSuspended (its Cancel ran first; fn did not run
 //     and never will). A Try whose ctx deadline has passed returns ErrExpired and
 //     touches nothing.
-//   - Confirm: OutcomeApplied or OutcomeDuplicate.
-//   - Cancel: OutcomeApplied (the Try had committed and fn compensated it),
-//     OutcomeDuplicate, or OutcomeEmptyCompensation (no Try had committed: fn did not
-//     run, and the row written now blocks a late Try).
+//   - Confirm: fn runs only for a branch whose Try was applied here and which was not
+//     cancelled. OutcomeApplied (fn ran and committed), OutcomeDuplicate (an earlier
+//     Confirm had committed; fn did not run), ErrNotTried (no Try of this branch was
+//     applied here: it never arrived, rolled back, or its rows were purged; fn did not
+//     run and nothing was written, so a Try arriving later is still applied), or
+//     ErrPhaseConflict (the branch's Cancel ran first; fn did not run, nothing written).
+//   - Cancel: fn runs only for a branch whose Try was applied here and which was not
+//     confirmed. OutcomeApplied (fn compensated the applied Try), OutcomeDuplicate,
+//     OutcomeEmptyCompensation (no Try had committed: fn did not run, and the row
+//     written now blocks a late Try), or ErrPhaseConflict (the branch's Confirm ran
+//     first; fn did not run, nothing written).
 //
 // Run is idempotent: any number of calls, in any order and concurrently, apply each
-// phase's business change at most once, and Cancel's only if Try's committed. An error
-// from fn (or from the database) rolls everything back, so the call may be repeated; a
-// database conflict (deadlock, busy) is such an error. When ctx ends, the local
-// transaction rolls back unless it had already committed: the outcome is then unknown to
-// the caller, and a repeated call tells.
+// phase's business change at most once; Confirm's and Cancel's only if Try's committed,
+// and never both. The branch's 'try' row is its lock: Confirm reads it with SELECT … FOR
+// UPDATE, Cancel and a duplicate Try write it (INSERT … ON DUPLICATE KEY UPDATE on
+// MySQL), so the phases of one branch run one after the other, each seeing what the
+// previous committed (SQLite runs every write transaction alone). Purge removes a
+// finished branch's rows, after which the barrier no longer knows it: a Confirm then
+// answers ErrNotTried, a Cancel is an empty compensation, and a Try is kept out only by
+// its expired deadline (ErrExpired).
+//
+// An error from fn (or from the database) rolls everything back, so the call may be
+// repeated; a database conflict (deadlock, busy) is such an error. When ctx ends, the
+// local transaction rolls back unless it had already committed: the outcome is then
+// unknown to the caller, and a repeated call tells.
 func (b *Barrier) Run(ctx context.Context, br Branch, fn BusinessFunc) (Outcome, error) {
 	if err := br.Validate(); err != nil {
 		return "", err
@@ -139,6 +154,25 @@ func runPhase(tx *gorm.DB, br Branch, fn BusinessFunc) (Outcome, error) {
 		return OutcomeApplied, nil
 
 	case PhaseConfirm:
+		// Lock the branch (its 'try' row) before anything else: a concurrent Try, Cancel
+		// or Confirm of it waits here until this one commits, or this one waits for them.
+		origin, found, err := lockTry(tx, br)
+		if err != nil {
+			return "", err
+		}
+		if !found {
+			return "", ErrNotTried
+		}
+		if origin == PhaseCancel {
+			return "", ErrPhaseConflict // a Cancel came first: the Try was blocked
+		}
+		cancelled, err := rowExists(tx, br, PhaseCancel)
+		if err != nil {
+			return "", err
+		}
+		if cancelled {
+			return "", ErrPhaseConflict
+		}
 		inserted, err := insertIgnore(tx, br, PhaseConfirm, PhaseConfirm)
 		if err != nil {
 			return "", err
@@ -153,7 +187,8 @@ func runPhase(tx *gorm.DB, br Branch, fn BusinessFunc) (Outcome, error) {
 
 	default: // PhaseCancel (Validate has run)
 		// The 'try' row, written with origin 'cancel', proves the Try never committed
-		// and stops it from ever doing so (anti-suspension).
+		// and stops it from ever doing so (anti-suspension). When it exists already, the
+		// write locks it: the branch's other phases wait for this one.
 		tryMissing, err := insertIgnore(tx, br, PhaseTry, PhaseCancel)
 		if err != nil {
 			return "", err
@@ -167,6 +202,13 @@ func runPhase(tx *gorm.DB, br Branch, fn BusinessFunc) (Outcome, error) {
 		}
 		if tryMissing {
 			return OutcomeEmptyCompensation, nil
+		}
+		confirmed, err := rowExists(tx, br, PhaseConfirm)
+		if err != nil {
+			return "", err
+		}
+		if confirmed {
+			return "", ErrPhaseConflict // rolls back the cancel row just written
 		}
 		if err := fn(tx); err != nil {
 			return "", err
@@ -210,4 +252,36 @@ func tryOrigin(tx *gorm.DB, br Branch) (Phase, error) {
 		return "", fmt.Errorf("tcc: barrier read: %w", err)
 	}
 	return Phase(row.OriginPhase), nil
+}
+
+// lockTry reads the branch's 'try' row with SELECT … FOR UPDATE and returns its origin,
+// or found=false when there is none. The read sees the latest committed row whatever
+// the isolation level's snapshot, and waits for a transaction that is writing it. On
+// MySQL's REPEATABLE READ a missing row is gap-locked until this transaction ends, so a
+// Try cannot commit in between.
+func lockTry(tx *gorm.DB, br Branch) (origin Phase, found bool, err error) {
+	var rows []barrierRow
+	err = tx.Clauses(clause.Locking{Strength: "UPDATE"}).
+		Where("xid = ? AND branch_id = ? AND phase = ?", br.XID, br.BranchID, string(PhaseTry)).
+		Limit(1).Find(&rows).Error
+	if err != nil {
+		return "", false, fmt.Errorf("tcc: barrier read: %w", err)
+	}
+	if len(rows) == 0 {
+		return "", false, nil
+	}
+	return Phase(rows[0].OriginPhase), true, nil
+}
+
+// rowExists reports, with a locking read (so the latest committed state, not the
+// snapshot), whether the branch's row of phase exists.
+func rowExists(tx *gorm.DB, br Branch, phase Phase) (bool, error) {
+	var rows []barrierRow
+	err := tx.Clauses(clause.Locking{Strength: "SHARE"}).
+		Where("xid = ? AND branch_id = ? AND phase = ?", br.XID, br.BranchID, string(phase)).
+		Limit(1).Find(&rows).Error
+	if err != nil {
+		return false, fmt.Errorf("tcc: barrier read: %w", err)
+	}
+	return len(rows) > 0, nil
 }

@@ -186,3 +186,159 @@ func TestDeadlockIsRetryable(t *testing.T) {
 		t.Fatalf("held sum %d after the retry, want 4", held)
 	}
 }
+
+// TestConcurrentSecondPhasesOnMySQL races, over HTTP against a real MariaDB, what a
+// confused coordinator or a duplicating network can deliver at once:
+//
+//   - for 100 tried branches, two Confirms and two Cancels together: exactly one of the
+//     two phases is applied, once; the calls of the other answer 409
+//     TCC_PHASE_CONFLICT (or a retryable 503/504);
+//   - for 100 fresh branches, a Try and a Confirm together: the Confirm either comes
+//     second and applies, or comes first and answers 409 TCC_NOT_TRIED leaving nothing
+//     that would block the Try; the coordinator's Confirm after the Try then applies.
+//
+// Each branch then has exactly one second-phase effect, the answers say which, and
+// nothing stays held.
+func TestConcurrentSecondPhasesOnMySQL(t *testing.T) {
+	const branches = 100
+	const initial = 1_000_000
+	f := newFixture(t, testenv.MySQL(t, 32), initial)
+	body := `{"pool":1,"amount":7}`
+	// transient: the call may be repeated (a deadlock victim, a timeout).
+	transient := func(a answer) bool {
+		return a.status == http.StatusServiceUnavailable && a.code == tcc.CodeRetry ||
+			a.status == http.StatusGatewayTimeout && a.code == tcc.CodeTimeout
+	}
+	// until repeats a call while it answers a transient 5xx, as the coordinator does.
+	until := func(c call) answer {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			a := do(t, f.request(t, c))
+			if !transient(a) || time.Now().After(deadline) {
+				return a
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < branches; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if a := until(call{xid: "dec", branch: fmt.Sprintf("b%03d", i), phase: tcc.PhaseTry, body: body}); a.status != http.StatusOK {
+				t.Errorf("try b%03d: %d %s", i, a.status, a.code)
+			}
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	var mu sync.Mutex
+	applied := map[string]map[tcc.Phase]int{} // "xid/branch" → phase → "applied" answers
+	answers := map[string]int{}               // answer → how many, for the log
+	unexpected := []string{}
+	note := func(xid, branch string, ph tcc.Phase, a answer, ok bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		answers[fmt.Sprint(a.status, " ", a.code, a.result.Outcome)]++
+		switch {
+		case a.status == http.StatusOK && a.result.Outcome == tcc.OutcomeApplied:
+			k := xid + "/" + branch
+			if applied[k] == nil {
+				applied[k] = map[tcc.Phase]int{}
+			}
+			applied[k][ph]++
+		case a.status == http.StatusOK && a.result.Outcome == tcc.OutcomeDuplicate:
+		case transient(a):
+		case ok:
+		default:
+			unexpected = append(unexpected, fmt.Sprintf("%s/%s %s: %d %s %s", xid, branch, ph, a.status, a.code, a.result.Outcome))
+		}
+	}
+	for i := 0; i < branches; i++ {
+		branch := fmt.Sprintf("b%03d", i)
+		for _, ph := range []tcc.Phase{tcc.PhaseConfirm, tcc.PhaseCancel, tcc.PhaseConfirm, tcc.PhaseCancel} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				a := do(t, f.request(t, call{xid: "dec", branch: branch, phase: ph, body: body}))
+				note("dec", branch, ph, a, a.status == http.StatusConflict && a.code == tcc.CodePhaseConflict)
+			}()
+		}
+		for _, ph := range []tcc.Phase{tcc.PhaseTry, tcc.PhaseConfirm} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				a := do(t, f.request(t, call{xid: "race", branch: branch, phase: ph, body: body}))
+				note("race", branch, ph, a, ph == tcc.PhaseConfirm && a.status == http.StatusConflict && a.code == tcc.CodeNotTried)
+			}()
+		}
+	}
+	wg.Wait()
+	if len(unexpected) > 0 {
+		t.Fatalf("unexpected answers: %v", unexpected)
+	}
+	// The coordinator's calls after the race: a Try whose answer was lost is repeated,
+	// then the Confirm. For "dec", a branch whose four calls all failed transiently gets
+	// one more Confirm; one that was decided refuses it or answers duplicate.
+	for i := 0; i < branches; i++ {
+		branch := fmt.Sprintf("b%03d", i)
+		a := until(call{xid: "race", branch: branch, phase: tcc.PhaseTry, body: body})
+		note("race", branch, tcc.PhaseTry, a, false)
+		a = until(call{xid: "race", branch: branch, phase: tcc.PhaseConfirm, body: body})
+		note("race", branch, tcc.PhaseConfirm, a, false)
+		a = until(call{xid: "dec", branch: branch, phase: tcc.PhaseConfirm, body: body})
+		note("dec", branch, tcc.PhaseConfirm, a, a.status == http.StatusConflict && a.code == tcc.CodePhaseConflict)
+	}
+	if len(unexpected) > 0 {
+		t.Fatalf("unexpected answers after the race: %v", unexpected)
+	}
+
+	var rows []struct {
+		XID      string `gorm:"column:xid"`
+		BranchID string
+		Phase    string
+		N        int
+	}
+	if err := f.db.Model(&effect{}).Select("xid, branch_id, phase, count(*) AS n").
+		Group("xid, branch_id, phase").Scan(&rows).Error; err != nil {
+		t.Fatal(err)
+	}
+	per := map[string]map[tcc.Phase]int{}
+	for _, r := range rows {
+		k := r.XID + "/" + r.BranchID
+		if per[k] == nil {
+			per[k] = map[tcc.Phase]int{}
+		}
+		per[k][tcc.Phase(r.Phase)] = r.N
+	}
+	confirmed := 0
+	for _, xid := range []string{"dec", "race"} {
+		for i := 0; i < branches; i++ {
+			k := fmt.Sprintf("%s/b%03d", xid, i)
+			m := per[k]
+			if m[tcc.PhaseTry] != 1 || m[tcc.PhaseConfirm]+m[tcc.PhaseCancel] != 1 || xid == "race" && m[tcc.PhaseConfirm] != 1 {
+				t.Errorf("%s: effects %v, want one try and exactly one of confirm, cancel", k, m)
+				continue
+			}
+			// The answers tell the same story: each effect was answered "applied" once
+			// (the "dec" Tries, sent before, are not counted).
+			want := map[tcc.Phase]int{tcc.PhaseConfirm: m[tcc.PhaseConfirm], tcc.PhaseCancel: m[tcc.PhaseCancel]}
+			if xid == "race" {
+				want[tcc.PhaseTry] = 1
+			}
+			for _, ph := range []tcc.Phase{tcc.PhaseTry, tcc.PhaseConfirm, tcc.PhaseCancel} {
+				if applied[k][ph] != want[ph] {
+					t.Errorf("%s: %d %s answers said applied, want %d (effects %v)", k, applied[k][ph], ph, want[ph], m)
+				}
+			}
+			confirmed += m[tcc.PhaseConfirm]
+		}
+	}
+	t.Logf("of %d raced decisions, %d were confirms; answers: %v", branches, confirmed-branches, answers)
+	p := f.pool(t)
+	if p.Held != 0 || p.Spent != int64(7*confirmed) || p.Available != initial-p.Spent {
+		t.Fatalf("pool %+v after %d confirms, want %d/0/%d", p, confirmed, initial-7*confirmed, 7*confirmed)
+	}
+}

@@ -8,10 +8,21 @@
 // at most once whatever the coordinator or the network does:
 //
 //   - a duplicate Try, Confirm or Cancel does nothing and answers as the first did;
+//   - a Confirm runs its business step only if this branch's Try was applied here and
+//     its Cancel was not: otherwise it does nothing and answers 409 TCC_NOT_TRIED (no
+//     Try applied: it never arrived, rolled back, or its rows were purged) or 409
+//     TCC_PHASE_CONFLICT (the branch was cancelled);
+//   - a Cancel compensates only a Try applied here and not confirmed: after a Confirm it
+//     does nothing and answers 409 TCC_PHASE_CONFLICT;
 //   - a Cancel whose Try never committed compensates nothing (empty compensation) and
 //     blocks that Try for ever (anti-suspension): a late Try answers 409 TCC_SUSPENDED;
 //   - a Try that arrives after its X-TCC-Deadline is refused (409 TCC_EXPIRED) before it
-//     touches anything.
+//     touches anything. Once Purge has removed a finished branch's rows, this deadline is
+//     what keeps a very late duplicate Try out.
+//
+// The phases of one branch are serialised on its 'try' row (a locking read or write of
+// it comes first in each), on MySQL (REPEATABLE READ or READ COMMITTED) and SQLite, so
+// concurrent deliveries behave as if they came one after the other.
 //
 // Duplicates are detected through gorm's portable conflict clause on the unique key
 // (xid, branch_id, phase), on MySQL and SQLite alike; no driver error text is read.
@@ -26,8 +37,11 @@
 //	400  TCC_BAD_HEADER, TCC_BAD_PAYLOAD        the call is malformed (a bug)
 //	401  TCC_UNAUTHORIZED                       not signed by a coordinator, or stale
 //	409  the action's code (Reject), TCC_SUSPENDED, TCC_EXPIRED
+//	409  TCC_NOT_TRIED, TCC_PHASE_CONFLICT      a second phase the barrier refused (above);
+//	                                            logged at Error: a coordinator bug or lost data
 //	413  TCC_PAYLOAD_TOO_LARGE; 415 TCC_UNSUPPORTED_MEDIA_TYPE
-//	503  TCC_RETRY     a transient database conflict (deadlock): rolled back, call again
+//	503  TCC_RETRY     a transient database conflict (deadlock) or the database
+//	                   unreachable: rolled back, call again (with Retry-After)
 //	504  TCC_TIMEOUT   the call ran out of time: outcome unknown, call again
 //	500  TCC_INTERNAL  anything else: rolled back, call again
 //

@@ -64,6 +64,9 @@ func FuzzPhaseCall(f *testing.F) {
 				t.Fatalf("status %d without a code: %s", w.Code, w.Body)
 			}
 		}
+		if dotted := func(s string) bool { return s == "." || s == ".." }; (dotted(xid) || dotted(branch)) && w.Code != 400 {
+			t.Fatalf("status %d for a dot-segment ID xid=%q branch=%q: %s", w.Code, xid, branch, w.Body)
+		}
 	})
 }
 

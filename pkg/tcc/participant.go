@@ -109,7 +109,9 @@ type Validator interface {
 	Validate() error
 }
 
-// Mount registers POST {r}/tcc/{a.Name}/try, /confirm and /cancel.
+// Mount registers POST {r}/tcc/{a.Name}/try, /confirm and /cancel. It refuses an action
+// whose name is not a ValidID (so never "." or "..", which would climb the URL path) or
+// that lacks one of its three handlers.
 func Mount[P any](r gin.IRouter, p *Participant, a Action[P]) error {
 	if !ValidID(a.Name) {
 		return fmt.Errorf("tcc: bad action name %q", a.Name)
@@ -225,6 +227,14 @@ func serve[P any](c *gin.Context, p *Participant, phase Phase, h Handler[P]) (Br
 		return br, "", &callError{http.StatusConflict, CodeSuspended, "the branch was cancelled before this try arrived"}
 	case errors.Is(err, ErrExpired):
 		return br, "", &callError{http.StatusConflict, CodeExpired, "the transaction's deadline has passed"}
+	case errors.Is(err, ErrNotTried):
+		// The coordinator confirmed a branch whose Try this participant never applied (or
+		// whose barrier rows were purged): a coordinator bug or lost data, never normal.
+		log.Error("tcc: confirm refused: no applied try for this branch; nothing was done", "err", err)
+		return br, "", &callError{http.StatusConflict, CodeNotTried, "no try of this branch was applied here; nothing was done"}
+	case errors.Is(err, ErrPhaseConflict):
+		log.Error("tcc: second phase refused: the branch already went the other way; nothing was done", "err", err)
+		return br, "", &callError{http.StatusConflict, CodePhaseConflict, "the opposite second phase of this branch was applied; nothing was done"}
 	case errors.As(err, &rej) && phase == PhaseTry:
 		return br, "", &callError{http.StatusConflict, rej.Code, rej.Message}
 	case errors.As(err, &rej):
@@ -241,6 +251,11 @@ func serve[P any](c *gin.Context, p *Participant, phase Phase, h Handler[P]) (Br
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || ctx.Err() != nil:
 		log.Warn("tcc: phase ran out of time; rolled back unless already committed", "err", err)
 		return br, "", &callError{http.StatusGatewayTimeout, CodeTimeout, "the call ran out of time; outcome unknown, call again"}
+	case dbx.IsUnavailable(err):
+		// The database could not be reached or went away: nothing committed (or a lost
+		// COMMIT answer, which the repeated call tells apart through the barrier).
+		log.Warn("tcc: database unavailable; the coordinator will call again", "err", err)
+		return br, "", &callError{http.StatusServiceUnavailable, CodeRetry, "the database is unavailable, call again"}
 	default:
 		log.Error("tcc: phase failed", "err", err)
 		return br, "", &callError{http.StatusInternalServerError, CodeInternal, "internal error"}

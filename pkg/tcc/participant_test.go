@@ -3,19 +3,26 @@ package tcc_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	mysqldrv "github.com/go-sql-driver/mysql"
+	"gorm.io/driver/mysql"
 	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
 
+	"github.com/tccsuite/tccsuite/internal/dbx"
 	"github.com/tccsuite/tccsuite/internal/testenv"
 	"github.com/tccsuite/tccsuite/pkg/tcc"
 )
@@ -79,6 +86,25 @@ type fixture struct {
 	db     *gorm.DB
 	srv    *httptest.Server
 	signer *tcc.Signer
+	logs   *logBuffer // what the participant logged
+}
+
+// logBuffer collects log output; safe for concurrent use.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // newFixture serves the "hold" action (and any extra ones) over db, with pool 1 holding
@@ -92,13 +118,20 @@ func newFixture(t testing.TB, db *gorm.DB, initial int64, extra ...func(gin.IRou
 	if err := db.Create(&pool{ID: 1, Available: initial}).Error; err != nil {
 		t.Fatal(err)
 	}
+	return serveFixture(t, db, extra...)
+}
+
+// serveFixture serves the "hold" action (and any extra ones) over db as it is.
+func serveFixture(t testing.TB, db *gorm.DB, extra ...func(gin.IRouter, *tcc.Participant) error) *fixture {
+	t.Helper()
 	v, err := tcc.NewVerifier(time.Minute, testKey)
 	if err != nil {
 		t.Fatal(err)
 	}
+	logs := &logBuffer{}
 	p, err := tcc.NewParticipant(tcc.ParticipantConfig{
 		DB: db, Verifier: v, MaxBodyBytes: 1024,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger: slog.New(slog.NewTextHandler(logs, nil)),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -118,7 +151,7 @@ func newFixture(t testing.TB, db *gorm.DB, initial int64, extra ...func(gin.IRou
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{db: db, srv: srv, signer: s}
+	return &fixture{db: db, srv: srv, signer: s, logs: logs}
 }
 
 type call struct {
@@ -155,6 +188,7 @@ type answer struct {
 	status int
 	code   string
 	result tcc.PhaseResult
+	header http.Header
 }
 
 func do(t testing.TB, req *http.Request) answer {
@@ -165,7 +199,7 @@ func do(t testing.TB, req *http.Request) answer {
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	a := answer{status: resp.StatusCode}
+	a := answer{status: resp.StatusCode, header: resp.Header}
 	if resp.StatusCode == http.StatusOK {
 		if err := json.Unmarshal(raw, &a.result); err != nil {
 			t.Fatalf("200 body %q: %v", raw, err)
@@ -262,6 +296,16 @@ func TestHandlerBadCalls(t *testing.T) {
 		{"XID too long", func() *http.Request {
 			c := good
 			c.xid = strings.Repeat("x", 65)
+			return f.request(t, c)
+		}, 400, tcc.CodeBadHeader},
+		{"XID ..", func() *http.Request {
+			c := good
+			c.xid = ".."
+			return f.request(t, c)
+		}, 400, tcc.CodeBadHeader},
+		{"branch ID .", func() *http.Request {
+			c := good
+			c.branch = "."
 			return f.request(t, c)
 		}, 400, tcc.CodeBadHeader},
 		{"missing branch ID", func() *http.Request {
@@ -461,9 +505,133 @@ func TestMountRejectsIncompleteAction(t *testing.T) {
 	if err := tcc.Mount(gin.New(), p, a); err == nil {
 		t.Fatal("an action without Cancel was mounted")
 	}
-	a = holdAction()
-	a.Name = "bad/name"
-	if err := tcc.Mount(gin.New(), p, a); err == nil {
-		t.Fatal("an action with a bad name was mounted")
+	for _, name := range []string{"bad/name", "", ".", "..", strings.Repeat("a", 65)} {
+		a = holdAction()
+		a.Name = name
+		if err := tcc.Mount(gin.New(), p, a); err == nil {
+			t.Errorf("an action named %q was mounted", name)
+		}
+	}
+}
+
+// TestHandlerSecondPhaseRefusals: a Confirm without an applied Try, a Confirm after the
+// Cancel and a Cancel after the Confirm answer 409 with their stable codes, change
+// nothing (another order's reservation in the pool stays whole) and are logged at Error
+// level, since each means lost data or a coordinator bug.
+func TestHandlerSecondPhaseRefusals(t *testing.T) {
+	f := newFixture(t, testenv.SQLite(t), 100)
+	body := `{"pool":1,"amount":10}`
+	steps := []struct {
+		xid    string
+		phase  tcc.Phase
+		status int
+		code   string
+	}{
+		{"other", tcc.PhaseTry, 200, ""}, // another order's reservation: held 10
+		{"x1", tcc.PhaseConfirm, 409, tcc.CodeNotTried},
+		{"x2", tcc.PhaseTry, 200, ""},
+		{"x2", tcc.PhaseCancel, 200, ""},
+		{"x2", tcc.PhaseConfirm, 409, tcc.CodePhaseConflict},
+		{"x3", tcc.PhaseTry, 200, ""},
+		{"x3", tcc.PhaseConfirm, 200, ""},
+		{"x3", tcc.PhaseCancel, 409, tcc.CodePhaseConflict},
+	}
+	errorsLogged := 0
+	for _, s := range steps {
+		a := do(t, f.request(t, call{xid: s.xid, branch: "b1", phase: s.phase, body: body}))
+		if a.status != s.status || a.code != s.code {
+			t.Fatalf("%s %s: %d %s, want %d %s", s.xid, s.phase, a.status, a.code, s.status, s.code)
+		}
+		if s.status != 200 {
+			errorsLogged++
+		}
+		if n := strings.Count(f.logs.String(), "level=ERROR"); n != errorsLogged {
+			t.Fatalf("%s %s: %d lines logged at Error level, want %d:\n%s", s.xid, s.phase, n, errorsLogged, f.logs)
+		}
+	}
+	// other: held 10; x2: held and released; x3: held and spent.
+	if p := f.pool(t); p.Available != 80 || p.Held != 10 || p.Spent != 10 {
+		t.Fatalf("pool %+v, want 80/10/10", p)
+	}
+	var n int64
+	if err := f.db.Table(tcc.BarrierTable).Where("xid = ?", "x1").Count(&n).Error; err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Fatalf("the refused confirm left %d barrier rows", n)
+	}
+}
+
+// TestHandlerDatabaseUnavailable: when the database cannot be reached (nothing listens
+// on its port, or the server hangs up on every connection) every phase answers 503
+// TCC_RETRY with Retry-After, never 500: the coordinator calls again later.
+func TestHandlerDatabaseUnavailable(t *testing.T) {
+	// unreachable opens a pool on addr without pinging it: the first statement dials.
+	unreachable := func(t *testing.T, addr string) *gorm.DB {
+		dsn, err := dbx.NormalizeMySQLDSN("root@tcp(" + addr + ")/tcc?timeout=5s")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := mysqldrv.ParseDSN(dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Logger = &mysqldrv.NopLogger{} // the driver would print every failed handshake
+		conn, err := mysqldrv.NewConnector(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sqlDB := sql.OpenDB(conn)
+		t.Cleanup(func() { _ = sqlDB.Close() })
+		db, err := gorm.Open(mysql.New(mysql.Config{Conn: sqlDB, SkipInitializeWithVersion: true}),
+			&gorm.Config{DisableAutomaticPing: true, Logger: logger.Default.LogMode(logger.Silent)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return db
+	}
+	cases := []struct {
+		name string
+		db   func(t *testing.T) *gorm.DB
+	}{
+		{"nothing listens", func(t *testing.T) *gorm.DB {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			addr := ln.Addr().String()
+			ln.Close() // the port is now closed: connections are refused
+			return unreachable(t, addr)
+		}},
+		{"server hangs up", func(t *testing.T) *gorm.DB {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					c.Close()
+				}
+			}()
+			t.Cleanup(func() { ln.Close(); <-done })
+			return unreachable(t, ln.Addr().String())
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := serveFixture(t, tc.db(t))
+			for _, ph := range []tcc.Phase{tcc.PhaseTry, tcc.PhaseConfirm, tcc.PhaseCancel} {
+				a := do(t, f.request(t, call{xid: "x1", branch: "b1", phase: ph, body: `{"pool":1,"amount":10}`}))
+				if a.status != http.StatusServiceUnavailable || a.code != tcc.CodeRetry || a.header.Get("Retry-After") == "" {
+					t.Errorf("%s: %d %s Retry-After %q, want 503 %s with Retry-After", ph, a.status, a.code, a.header.Get("Retry-After"), tcc.CodeRetry)
+				}
+			}
+		})
 	}
 }

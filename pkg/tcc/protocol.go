@@ -58,10 +58,11 @@ type Branch struct {
 // MaxIDLen bounds XIDs and branch IDs (the barrier columns are this wide).
 const MaxIDLen = 64
 
-// ValidID reports whether s may be used as an XID or branch ID: 1..64 characters from
-// [A-Za-z0-9._:-]. The restriction keeps IDs safe in URLs, logs and keys.
+// ValidID reports whether s may be used as an XID, a branch ID or an action name: 1..64
+// characters from [A-Za-z0-9._:-], other than "." and "..". The restriction keeps IDs
+// safe in URLs (an action name is a path segment: /tcc/{action}/{phase}), logs and keys.
 func ValidID(s string) bool {
-	if len(s) == 0 || len(s) > MaxIDLen {
+	if len(s) == 0 || len(s) > MaxIDLen || s == "." || s == ".." {
 		return false
 	}
 	for i := 0; i < len(s); i++ {

@@ -23,7 +23,10 @@ type PurgeConfig struct {
 // is finished once its Confirm or Cancel row exists; an open branch (a Try with neither)
 // is never purged, whatever its age, so a late Confirm or Cancel still finds its Try.
 // All rows of one branch go in the same statement: a branch is never left half purged.
-// After a purge, a very late duplicate Try is still refused by its X-TCC-Deadline.
+// After a purge the barrier no longer knows the branch: a very late duplicate Try is
+// refused by its X-TCC-Deadline (ErrExpired) alone, a late Confirm finds no Try and is
+// refused (ErrNotTried), and a late Cancel compensates nothing (empty compensation); so
+// the retention must outlast any redelivery.
 //
 // Purge is safe to run on several replicas at once: a DELETE of rows another replica
 // removed first simply affects fewer rows. It returns the number of rows deleted.
