@@ -3,7 +3,7 @@ GO        ?= go
 PKGS      ?= ./...
 TEST_FLAGS ?= -race -count=1 -timeout 15m
 
-.PHONY: run test lint fmt vet openapi-lint bench build clean chaos postman fuzz
+.PHONY: run test lint fmt vet golangci tidy openapi-lint bench build clean chaos postman fuzz
 
 ## run: start the whole suite in one process (embedded etcd and SQLite unless TCC_MYSQL_DSN is set)
 run:
@@ -19,8 +19,21 @@ test: lint
 postman:
 	./scripts/postman.sh
 
-## lint: gofmt, go vet, and the OpenAPI spec through the pinned Redocly CLI (api/lint)
-lint: fmt vet openapi-lint
+## lint: gofmt, go vet, golangci-lint (pinned, installed into bin/ when missing), go mod
+## tidy -diff, and the OpenAPI spec through the pinned Redocly CLI (api/lint)
+GOLANGCI_VERSION ?= v2.15.0
+GOLANGCI := $(CURDIR)/bin/golangci-lint-$(GOLANGCI_VERSION)
+lint: fmt vet golangci tidy openapi-lint
+
+$(GOLANGCI):
+	mkdir -p bin && GOBIN=$(CURDIR)/bin/golangci-tmp $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_VERSION)
+	mv bin/golangci-tmp/golangci-lint $(GOLANGCI) && rmdir bin/golangci-tmp
+
+golangci: $(GOLANGCI)
+	$(GOLANGCI) run ./...
+
+tidy:
+	$(GO) mod tidy -diff
 
 openapi-lint:
 	./scripts/openapi-lint.sh
@@ -43,10 +56,13 @@ build:
 clean:
 	rm -rf bin
 
-## chaos: the long fault-injection run (real processes, MariaDB, etcd): ORDERS, CONCURRENCY and CHAOS_FLAGS tune it
+## chaos: the long fault-injection run (real processes, a private MariaDB, etcd) with every
+## fault kind: lost, refused, duplicated and slow calls, coordinator SIGKILLs, participant
+## restarts, database SIGKILLs, etcd outages and partitions, ambiguous keyed clients; any
+## 500 or 503 without Retry-After fails it. ORDERS, CONCURRENCY and CHAOS_FLAGS tune it.
 ORDERS ?= 5000
 CONCURRENCY ?= 32
-CHAOS_FLAGS ?=
+CHAOS_FLAGS ?= -db-crash-every 10s -etcd-outage-every 12s -partition-every 15s -ambiguous-every 10 -strict-answers
 chaos:
 	./scripts/ensure-mysql.sh
 	$(GO) run ./cmd/tccchaos -orders $(ORDERS) -concurrency $(CONCURRENCY) $(CHAOS_FLAGS)

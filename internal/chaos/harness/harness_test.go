@@ -72,6 +72,7 @@ func TestChaosShort(t *testing.T) {
 		EtcdOutageAt:   []int{280},
 		PartitionAt:    []int{200},
 		AmbiguousEvery: 10,
+		StrictAnswers:  true, // no 500, and every 503 with Retry-After
 		Seed:           20261124,
 		Log:            logger(t),
 	})
