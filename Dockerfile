@@ -6,8 +6,12 @@
 
 FROM golang:1.26.8-bookworm AS build
 WORKDIR /src
-ENV CGO_ENABLED=0 GOFLAGS=-trimpath
+# GOWORK=off: the build uses go.mod alone (its replace directive points at the SDK module
+# in pkg/tcc); the go.work at the root is for development only.
+ENV CGO_ENABLED=0 GOFLAGS=-trimpath GOWORK=off
+# Every module's go.mod and go.sum first, so the download layer is reused until they change.
 COPY go.mod go.sum ./
+COPY pkg/tcc/go.mod pkg/tcc/go.sum ./pkg/tcc/
 RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \

@@ -1,9 +1,11 @@
 # tccsuite: the two commands a newcomer needs are `make run` and `make test`.
 GO        ?= go
-PKGS      ?= ./...
+# The participant SDK (pkg/tcc) is its own module: ./... stops at it, go.work lets the
+# root name it.
+PKGS      ?= ./... ./pkg/tcc/...
 TEST_FLAGS ?= -race -count=1 -timeout 15m
 
-.PHONY: run test lint fmt vet golangci tidy openapi-lint bench build clean chaos postman fuzz
+.PHONY: run test lint fmt vet golangci tidy openapi-lint docs bench build clean chaos postman fuzz
 
 ## run: start the whole suite in one process (embedded etcd and SQLite unless TCC_MYSQL_DSN is set)
 run:
@@ -30,10 +32,12 @@ $(GOLANGCI):
 	mv bin/golangci-tmp/golangci-lint $(GOLANGCI) && rmdir bin/golangci-tmp
 
 golangci: $(GOLANGCI)
-	$(GOLANGCI) run ./...
+	$(GOLANGCI) run ./... ./pkg/tcc/...
 
+## tidy: go.mod and go.sum of both modules (the suite, and the SDK in pkg/tcc) are tidy
 tidy:
-	$(GO) mod tidy -diff
+	GOWORK=off $(GO) mod tidy -diff
+	cd pkg/tcc && GOWORK=off $(GO) mod tidy -diff
 
 openapi-lint:
 	./scripts/openapi-lint.sh
@@ -49,6 +53,10 @@ vet:
 bench:
 	./scripts/ensure-mysql.sh
 	$(GO) test -run '^$$' -bench . -benchtime 3s $(PKGS)
+
+## docs: regenerate the configuration tables of the READMEs from the config structs (a test fails when they drift)
+docs:
+	$(GO) generate ./internal/conf/confdocs
 
 build:
 	$(GO) build -o bin/ ./...
@@ -71,7 +79,7 @@ chaos:
 FUZZTIME ?= 30s
 FUZZERS = ./pkg/tcc:FuzzPhaseCall ./pkg/tcc:FuzzMetaFromHeader ./pkg/tcc:FuzzVerify ./pkg/tcc:FuzzParseDeadline \
 	./coordinator/internal/httpapi:FuzzParseBegin \
-	./services/internal/platform:FuzzDecodeJSON ./services/internal/platform:FuzzAdminAuth \
+	./internal/httpx:FuzzDecodeJSON ./internal/httpx:FuzzAdminAuth \
 	./services/order/internal/domain:FuzzPlaceRequest ./services/order/internal/domain:FuzzIdempotencyKey ./services/order/internal/domain:FuzzAmount
 fuzz:
 	@for f in $(FUZZERS); do pkg=$${f%%:*}; name=$${f##*:}; \

@@ -9,6 +9,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	coordinator "github.com/tccsuite/tccsuite/coordinator/app"
+	"github.com/tccsuite/tccsuite/internal/conf"
 	inventory "github.com/tccsuite/tccsuite/services/inventory/app"
 	order "github.com/tccsuite/tccsuite/services/order/app"
 	payment "github.com/tccsuite/tccsuite/services/payment/app"
@@ -27,6 +28,34 @@ func readVars(t *testing.T) map[string]map[string]bool {
 		"order":       record(func(g func(string) string) error { _, err := order.ConfigFromEnv(g); return err }),
 		"inventory":   record(func(g func(string) string) error { _, err := inventory.ConfigFromEnv(g); return err }),
 		"payment":     record(func(g func(string) string) error { _, err := payment.ConfigFromEnv(g); return err }),
+	}
+}
+
+// TestEveryDeclaredVariableIsRead ties the two ends this file and the README tables rely
+// on: each binary reads through getenv exactly the variables its configuration struct
+// declares (the README tables are generated from those declarations, and the manifests
+// are checked against the reads below).
+func TestEveryDeclaredVariableIsRead(t *testing.T) {
+	reads := readVars(t)
+	for name, cfg := range map[string]any{
+		"coordinator": coordinator.Config{}, "order": order.Config{}, "inventory": inventory.Config{}, "payment": payment.Config{},
+	} {
+		fs, err := conf.Fields(cfg)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		declared := map[string]bool{}
+		for _, f := range fs {
+			declared[f.Key] = true
+			if !reads[name][f.Key] {
+				t.Errorf("%s declares %s but does not read it", name, f.Key)
+			}
+		}
+		for k := range reads[name] {
+			if !declared[k] {
+				t.Errorf("%s reads %s, which its Config does not declare (nor the README)", name, k)
+			}
+		}
 	}
 }
 

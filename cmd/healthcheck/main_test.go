@@ -1,29 +1,35 @@
 package main
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 )
 
 func TestHealthcheck(t *testing.T) {
-	ok := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
-	defer ok.Close()
-	bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	ok := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	t.Cleanup(ok.Close)
+	bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}))
-	defer bad.Close()
-	if err := run(context.Background(), []string{ok.URL}); err != nil {
-		t.Errorf("healthy server: %v", err)
+	t.Cleanup(bad.Close)
+	cases := []struct {
+		name   string
+		args   []string
+		wantOK bool
+	}{
+		{"healthy server", []string{ok.URL}, true},
+		{"a 503", []string{bad.URL}, false},
+		{"no URL", nil, false},
+		{"two URLs", []string{ok.URL, ok.URL}, false},
+		{"a closed port", []string{"http://127.0.0.1:1/"}, false},
 	}
-	if err := run(context.Background(), []string{bad.URL}); err == nil {
-		t.Error("a 503 passed the check")
-	}
-	if err := run(context.Background(), nil); err == nil {
-		t.Error("no URL passed the check")
-	}
-	if err := run(context.Background(), []string{"http://127.0.0.1:1/"}); err == nil {
-		t.Error("a closed port passed the check")
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := run(t.Context(), tc.args)
+			if (err == nil) != tc.wantOK {
+				t.Fatalf("run(%q) = %v, want ok=%v", tc.args, err, tc.wantOK)
+			}
+		})
 	}
 }

@@ -72,3 +72,39 @@ func TestReconcile(t *testing.T) {
 		})
 	}
 }
+
+// TestConservation checks the bench's conservation check on two snapshots.
+func TestConservation(t *testing.T) {
+	before := snapshot{
+		stock:    map[string]stockJSON{"A": {Available: 10}},
+		accounts: map[string]accountJSON{"u": {Balance: 100}},
+	}
+	cases := []struct {
+		name              string
+		after             snapshot
+		violations        int
+		sold, capturedSum int64
+	}{
+		{"one order settled", snapshot{
+			stock:    map[string]stockJSON{"A": {Available: 8, Sold: 2}},
+			accounts: map[string]accountJSON{"u": {Balance: 80, Captured: 20}},
+		}, 0, 2, 20},
+		{"still reserved and frozen", snapshot{
+			stock:    map[string]stockJSON{"A": {Available: 8, Reserved: 2}},
+			accounts: map[string]accountJSON{"u": {Balance: 80, Frozen: 20}},
+		}, 2, 0, 0},
+		{"units and money lost", snapshot{
+			stock:    map[string]stockJSON{"A": {Available: 7, Sold: 2}},
+			accounts: map[string]accountJSON{"u": {Balance: 70, Captured: 20}},
+		}, 2, 2, 20},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			v, sold, captured := conservation(before, tc.after)
+			if len(v) != tc.violations || sold != tc.sold || captured != tc.capturedSum {
+				t.Errorf("conservation = %v, sold %d, captured %d; want %d violations, sold %d, captured %d",
+					v, sold, captured, tc.violations, tc.sold, tc.capturedSum)
+			}
+		})
+	}
+}

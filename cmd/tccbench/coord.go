@@ -40,7 +40,7 @@ func coordBench(ctx context.Context, cfg config, out io.Writer) (report, error) 
 	if err != nil {
 		return rep, err
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }()
 	etcd, err := etcdx.StartEmbedded(ctx, etcdx.EmbedConfig{Dir: filepath.Join(dir, "etcd"), ClientAddr: "127.0.0.1:0", PeerAddr: "127.0.0.1:0"})
 	if err != nil {
 		return rep, err
@@ -50,7 +50,7 @@ func coordBench(ctx context.Context, cfg config, out io.Writer) (report, error) 
 	// The no-op participants answer every phase 200 at once.
 	var parts []string
 	for i := 1; i <= cfg.branches; i++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
 		if err != nil {
 			return rep, err
 		}
@@ -60,16 +60,18 @@ func coordBench(ctx context.Context, cfg config, out io.Writer) (report, error) 
 			_, _ = w.Write([]byte(`{"outcome":"applied"}`))
 		}), ReadHeaderTimeout: 5 * time.Second}
 		go func() { _ = srv.Serve(ln) }()
-		defer srv.Close()
+		defer func() { _ = srv.Close() }()
 		parts = append(parts, fmt.Sprintf("noop%d=http://%s", i, ln.Addr()))
 	}
 
-	addrLn, err := net.Listen("tcp", "127.0.0.1:0")
+	addrLn, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		return rep, err
 	}
 	addr := addrLn.Addr().String()
-	addrLn.Close()
+	if err := addrLn.Close(); err != nil {
+		return rep, err
+	}
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
 	env := map[string]string{
@@ -89,10 +91,12 @@ func coordBench(ctx context.Context, cfg config, out io.Writer) (report, error) 
 	coordDone := make(chan error, 1)
 	go func() {
 		coordDone <- coordinator.Run(cctx, ccfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		close(coordDone) // a second receive (after waitReady took the error) does not block
 	}()
 	defer func() {
 		stopCoord()
-		<-coordDone
+		for range coordDone { // until it has returned; stopped on purpose, its error says only that
+		}
 	}()
 	c := newClient(cfg.concurrency)
 	base := "http://" + addr
@@ -105,7 +109,7 @@ func coordBench(ctx context.Context, cfg config, out io.Writer) (report, error) 
 		branches = append(branches, fmt.Sprintf(`{"participant":"noop%d","action":"noop","payload":{"n":%d}}`, i, i))
 	}
 	body := []byte(fmt.Sprintf(`{"branches":[%s],"wait":%q,"timeout_ms":5000}`, strings.Join(branches, ","), cfg.wait))
-	fmt.Fprintf(out, "tccbench: coordinator, %d branches, wait %s, %d clients for %s on MySQL\n", cfg.branches, cfg.wait, cfg.concurrency, cfg.duration)
+	_, _ = fmt.Fprintf(out, "tccbench: coordinator, %d branches, wait %s, %d clients for %s on MySQL\n", cfg.branches, cfg.wait, cfg.concurrency, cfg.duration)
 
 	// A short warm-up fills the connection pools.
 	warm, cancelWarm := context.WithTimeout(ctx, min(cfg.duration/10, 2*time.Second))
@@ -159,6 +163,8 @@ func drive(ctx context.Context, concurrency int, one func(context.Context, int64
 	return results{all: all, elapsed: time.Since(start)}
 }
 
+// waitReady polls url until it answers 200, the coordinator stops (died), ctx ends,
+// or a minute passes.
 func waitReady(ctx context.Context, c *client, url string, died <-chan error) error {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -167,7 +173,7 @@ func waitReady(ctx context.Context, c *client, url string, died <-chan error) er
 		}
 		select {
 		case err := <-died:
-			return fmt.Errorf("the coordinator stopped: %v", err)
+			return fmt.Errorf("the coordinator stopped: %w", err)
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(50 * time.Millisecond):
@@ -197,7 +203,7 @@ func benchDatabase(ctx context.Context, serverDSN string) (string, func(), error
 		if err != nil {
 			return
 		}
-		defer dbx.Close(db)
+		defer func() { _ = dbx.Close(db) }()
 		_ = db.Exec("DROP DATABASE IF EXISTS `" + c.DBName + "`").Error
 	}
 	return dsn, drop, nil

@@ -1,7 +1,7 @@
 // Command tccbench measures the suite. In orders mode (the default) it drives
 // POST /api/v1/orders of a running suite at a chosen concurrency for a chosen duration,
 // prints orders per second, latency percentiles and errors by kind, and then checks the
-// invariants of DESIGN §6 through the public GET endpoints. The check counts orders from
+// invariants of docs/design.md §6 through the public GET endpoints. The check counts orders from
 // the services (the order service's lists, the inventory's sold units, the payment
 // captures), not from its own 201 answers: an order answered 503 may still have been
 // placed, and the report says how many ("answered 503 but placed: N").
@@ -22,14 +22,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -37,6 +34,7 @@ import (
 	"time"
 )
 
+// config is the command line.
 type config struct {
 	orderURL, inventoryURL, paymentURL string
 	concurrency                        int
@@ -95,7 +93,7 @@ func main() {
 	var err error
 	switch c.mode {
 	case "orders":
-		rep, err = run(ctx, c, progress)
+		rep, err = ordersBench(ctx, c, progress)
 	case "coordinator":
 		if c.wait != "decision" && c.wait != "completion" {
 			err = errors.New("-wait must be decision or completion")
@@ -116,6 +114,7 @@ func main() {
 	}
 }
 
+// envOr is the variable k, or def when it is unset or empty.
 func envOr(k, def string) string {
 	if v := os.Getenv(k); v != "" {
 		return v
@@ -123,6 +122,7 @@ func envOr(k, def string) string {
 	return def
 }
 
+// split splits a comma-separated list, dropping blanks.
 func split(s string) []string {
 	var out []string
 	for _, p := range strings.Split(s, ",") {
@@ -131,239 +131,4 @@ func split(s string) []string {
 		}
 	}
 	return out
-}
-
-type client struct {
-	http *http.Client
-}
-
-// newClient returns a client with a keep-alive pool sized for concurrency workers.
-func newClient(concurrency int) *client {
-	return &client{http: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-		MaxIdleConns: concurrency * 2, MaxIdleConnsPerHost: concurrency * 2, IdleConnTimeout: 90 * time.Second,
-	}}}
-}
-
-func (c *client) do(ctx context.Context, method, url string, body []byte, hdr map[string]string, out any) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
-	if err != nil {
-		return 0, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return resp.StatusCode, err
-	}
-	if out != nil {
-		if err := json.Unmarshal(raw, out); err != nil {
-			return resp.StatusCode, fmt.Errorf("%s %s: %d %q", method, url, resp.StatusCode, raw)
-		}
-	}
-	return resp.StatusCode, nil
-}
-
-type stockJSON struct {
-	SKU                       string
-	Available, Reserved, Sold int64
-}
-
-type accountJSON struct {
-	ID                        string
-	Balance, Frozen, Captured int64
-}
-
-type snapshot struct {
-	stock    map[string]stockJSON
-	accounts map[string]accountJSON
-	payments int64
-}
-
-func (c *client) snapshot(ctx context.Context, cfg config) (snapshot, error) {
-	s := snapshot{stock: map[string]stockJSON{}, accounts: map[string]accountJSON{}}
-	for _, sku := range cfg.skus {
-		var it stockJSON
-		if st, err := c.do(ctx, "GET", cfg.inventoryURL+"/api/v1/stock/"+sku, nil, nil, &it); err != nil || st != 200 {
-			return s, fmt.Errorf("stock %s: %d %v", sku, st, err)
-		}
-		s.stock[sku] = it
-	}
-	for _, u := range cfg.users {
-		var a accountJSON
-		if st, err := c.do(ctx, "GET", cfg.paymentURL+"/api/v1/accounts/"+u, nil, nil, &a); err != nil || st != 200 {
-			return s, fmt.Errorf("account %s: %d %v", u, st, err)
-		}
-		s.accounts[u] = a
-	}
-	var stats struct{ Count int64 }
-	if st, err := c.do(ctx, "GET", cfg.paymentURL+"/api/v1/payments/stats", nil, nil, &stats); err != nil || st != 200 {
-		return s, fmt.Errorf("payment stats: %d %v", st, err)
-	}
-	s.payments = stats.Count
-	return s, nil
-}
-
-// run drives the order path and checks the invariants; the report holds the figures and
-// any violation (also returned as an error).
-func run(ctx context.Context, cfg config, out io.Writer) (report, error) {
-	rep := report{Mode: "orders", Concurrency: cfg.concurrency}
-	if cfg.concurrency < 1 || cfg.duration <= 0 || len(cfg.skus) == 0 || len(cfg.users) == 0 || cfg.quantity < 1 {
-		return report{}, errors.New("need concurrency ≥ 1, a positive duration, SKUs, users and quantity ≥ 1")
-	}
-	c := newClient(cfg.concurrency)
-	if cfg.setup {
-		admin := map[string]string{"Authorization": "Bearer " + cfg.adminToken}
-		for _, sku := range cfg.skus {
-			body := fmt.Appendf(nil, `{"price":%d,"available":%d}`, cfg.price, cfg.stock)
-			if st, err := c.do(ctx, "PUT", cfg.inventoryURL+"/api/v1/stock/"+sku, body, admin, nil); err != nil || st != 200 {
-				return rep, fmt.Errorf("setup stock %s: %d %v", sku, st, err)
-			}
-		}
-		for _, u := range cfg.users {
-			body := fmt.Appendf(nil, `{"balance":%d}`, cfg.balance)
-			if st, err := c.do(ctx, "PUT", cfg.paymentURL+"/api/v1/accounts/"+u, body, admin, nil); err != nil || st != 200 {
-				return rep, fmt.Errorf("setup account %s: %d %v", u, st, err)
-			}
-		}
-	}
-	before, err := c.snapshot(ctx, cfg)
-	if err != nil {
-		return rep, fmt.Errorf("before the run: %w", err)
-	}
-	ordersBefore, err := c.listOrders(ctx, cfg)
-	if err != nil {
-		return rep, fmt.Errorf("before the run: %w", err)
-	}
-	var answers answerLog
-
-	fmt.Fprintf(out, "tccbench: %d clients for %s against %s (%d SKUs, %d users, quantity %d)\n",
-		cfg.concurrency, cfg.duration, cfg.orderURL, len(cfg.skus), len(cfg.users), cfg.quantity)
-	rctx, cancel := context.WithTimeout(ctx, cfg.duration)
-	defer cancel()
-	runID := time.Now().UnixNano()
-	res := drive(rctx, cfg.concurrency, func(_ context.Context, n int64) (string, error) {
-		user := cfg.users[int(n)%len(cfg.users)]
-		sku := cfg.skus[int(n/int64(len(cfg.users)))%len(cfg.skus)]
-		body := fmt.Appendf(nil, `{"user_id":%q,"sku":%q,"quantity":%d}`, user, sku, cfg.quantity)
-		hdr := map[string]string{}
-		if cfg.idempotency {
-			hdr["Idempotency-Key"] = fmt.Sprintf("bench-%d-%d", runID, n)
-		}
-		var eb struct {
-			Code    string `json:"code"`
-			OrderID string `json:"order_id"`
-		}
-		// An order once sent is let finish, so that the run's end abandons nothing
-		// mid-way.
-		st, err := c.do(context.WithoutCancel(rctx), "POST", cfg.orderURL+"/api/v1/orders", body, hdr, &eb)
-		kind := fmt.Sprintf("%d %s", st, eb.Code)
-		switch {
-		case err != nil && st == 0:
-			return "transport error", err
-		case st == 201:
-			kind = "201 CONFIRMED"
-		}
-		answers.add(eb.OrderID, kind)
-		return kind, nil
-	})
-	rep.fill(res, func(kind string) bool { return kind == "201 CONFIRMED" })
-
-	// Invariants, once every transaction finished (reserved and frozen drain to 0).
-	fmt.Fprintf(out, "\nchecking invariants (waiting up to %s for in-flight transactions)...\n", cfg.settle)
-	var after snapshot
-	deadline := time.Now().Add(cfg.settle)
-	for wait := 50 * time.Millisecond; ; wait = min(wait*2, time.Second) {
-		after, err = c.snapshot(ctx, cfg)
-		if err != nil {
-			return rep, fmt.Errorf("after the run: %w", err)
-		}
-		if atRest(after) || time.Now().After(deadline) {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return rep, ctx.Err()
-		case <-time.After(wait):
-		}
-	}
-	var violations []string
-	for sku, b := range before.stock {
-		a := after.stock[sku]
-		if a.Available+a.Reserved+a.Sold != b.Available+b.Reserved+b.Sold {
-			violations = append(violations, fmt.Sprintf("stock %s: available+reserved+sold %d, was %d", sku, a.Available+a.Reserved+a.Sold, b.Available+b.Reserved+b.Sold))
-		}
-		if a.Reserved != 0 {
-			violations = append(violations, fmt.Sprintf("stock %s: %d still reserved", sku, a.Reserved))
-		}
-	}
-	var soldUnits, capturedDelta int64
-	for sku, a := range after.stock {
-		soldUnits += a.Sold - before.stock[sku].Sold
-	}
-	for u, b := range before.accounts {
-		a := after.accounts[u]
-		if a.Balance+a.Frozen+a.Captured != b.Balance+b.Frozen+b.Captured {
-			violations = append(violations, fmt.Sprintf("account %s: balance+frozen+captured %d, was %d", u, a.Balance+a.Frozen+a.Captured, b.Balance+b.Frozen+b.Captured))
-		}
-		if a.Frozen != 0 {
-			violations = append(violations, fmt.Sprintf("account %s: %d still frozen", u, a.Frozen))
-		}
-		capturedDelta += a.Captured - b.Captured
-	}
-	// The orders placed are counted from the order service, not from the 201 answers:
-	// an order answered 503 (or not answered) may still have been placed.
-	ordersAfter, err := c.listOrders(ctx, cfg)
-	if err != nil {
-		return rep, fmt.Errorf("after the run: %w", err)
-	}
-	answers.mu.Lock()
-	placed := reconcile(ordersBefore, ordersAfter, answers.byOrder)
-	answers.mu.Unlock()
-	confirmed := int64(placed.Confirmed)
-	if soldUnits != confirmed*int64(cfg.quantity) {
-		violations = append(violations, fmt.Sprintf("%d units sold for %d CONFIRMED orders of %d", soldUnits, confirmed, cfg.quantity))
-	}
-	if n := after.payments - before.payments; n != confirmed {
-		violations = append(violations, fmt.Sprintf("%d payments captured for %d CONFIRMED orders", n, confirmed))
-	}
-	if placed.Pending != 0 {
-		violations = append(violations, fmt.Sprintf("%d orders still PENDING", placed.Pending))
-	}
-	if n := len(placed.AnsweredNotConfirmed); n > 0 {
-		ids := placed.AnsweredNotConfirmed[:min(n, 10)]
-		violations = append(violations, fmt.Sprintf("%d orders answered 201 are not CONFIRMED: %s", n, strings.Join(ids, ", ")))
-	}
-	rep.Placed = placed.Confirmed
-	rep.AnsweredButPlaced = placed.PlacedDespite
-	rep.Placement = placed.lines()
-	fmt.Fprintf(out, "sold %d units, captured %d, %d payments for %d CONFIRMED orders (%d answered 201)\n", soldUnits, capturedDelta, after.payments-before.payments, confirmed, rep.OK)
-	if len(violations) > 0 {
-		rep.Violations = violations
-		return rep, fmt.Errorf("%d invariant violations", len(violations))
-	}
-	rep.Invariants = "invariants hold: stock and money conserved, nothing reserved or frozen, one capture per confirmed order, no order PENDING"
-	return rep, nil
-}
-
-func atRest(s snapshot) bool {
-	for _, it := range s.stock {
-		if it.Reserved != 0 {
-			return false
-		}
-	}
-	for _, a := range s.accounts {
-		if a.Frozen != 0 {
-			return false
-		}
-	}
-	return true
 }

@@ -121,8 +121,8 @@ func (c *client) listOrders(ctx context.Context, cfg config) (map[string]string,
 			if after != "" {
 				url += "&after=" + after
 			}
-			if st, err := c.do(ctx, "GET", url, nil, nil, &page); err != nil || st != 200 {
-				return nil, fmt.Errorf("orders of %s: %d %v", u, st, err)
+			if err := c.want(ctx, 200, "GET", url, nil, nil, &page); err != nil {
+				return nil, fmt.Errorf("orders of %s: %w", u, err)
 			}
 			for _, o := range page.Orders {
 				out[o.OrderID] = o.Status

@@ -43,6 +43,7 @@ type report struct {
 	Violations        []string       `json:"violations,omitempty"`
 }
 
+// fill computes the figures of res; ok says which answer kinds count as successes.
 func (r *report) fill(res results, ok func(kind string) bool) {
 	r.Seconds = res.elapsed.Seconds()
 	r.Requests = len(res.all)
@@ -69,6 +70,8 @@ func (r *report) fill(res results, ok func(kind string) bool) {
 	}
 }
 
+// print writes the report to out, as text or as indented JSON. It is the command's
+// output: a failed write has nowhere else to go, so it is not reported.
 func (r report) print(out io.Writer, asJSON bool) {
 	if asJSON {
 		enc := json.NewEncoder(out)
@@ -76,24 +79,24 @@ func (r report) print(out io.Writer, asJSON bool) {
 		_ = enc.Encode(r)
 		return
 	}
-	fmt.Fprintf(out, "\n%d requests in %.1fs: %.0f/s, %.0f ok/s\n", r.Requests, r.Seconds, r.PerSecond, r.OKPerSecond)
-	fmt.Fprintf(out, "latency: p50 %.2fms  p95 %.2fms  p99 %.2fms  max %.2fms\n", r.P50ms, r.P95ms, r.P99ms, r.MaxMs)
-	fmt.Fprintln(out, "answers by kind:")
+	_, _ = fmt.Fprintf(out, "\n%d requests in %.1fs: %.0f/s, %.0f ok/s\n", r.Requests, r.Seconds, r.PerSecond, r.OKPerSecond)
+	_, _ = fmt.Fprintf(out, "latency: p50 %.2fms  p95 %.2fms  p99 %.2fms  max %.2fms\n", r.P50ms, r.P95ms, r.P99ms, r.MaxMs)
+	_, _ = fmt.Fprintln(out, "answers by kind:")
 	keys := make([]string, 0, len(r.Answers))
 	for k := range r.Answers {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		fmt.Fprintf(out, "  %-40s %d\n", k, r.Answers[k])
+		_, _ = fmt.Fprintf(out, "  %-40s %d\n", k, r.Answers[k])
 	}
 	for _, l := range r.Placement {
-		fmt.Fprintln(out, l)
+		_, _ = fmt.Fprintln(out, l)
 	}
 	for _, v := range r.Violations {
-		fmt.Fprintln(out, "  VIOLATION:", v)
+		_, _ = fmt.Fprintln(out, "  VIOLATION:", v)
 	}
 	if r.Invariants != "" {
-		fmt.Fprintln(out, r.Invariants)
+		_, _ = fmt.Fprintln(out, r.Invariants)
 	}
 }

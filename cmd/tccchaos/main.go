@@ -165,24 +165,26 @@ func run(ctx context.Context, args []string) error {
 }
 
 // printAnswers prints every answer to POST /api/v1/orders by status and Retry-After,
-// and the acceptance verdict on them.
+// and the acceptance verdict on them. It is the command's output: a failed write has
+// nowhere else to go, so it is not reported.
 func printAnswers(w io.Writer, answers map[string]int) {
 	keys := make([]string, 0, len(answers))
 	for k := range answers {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	fmt.Fprintln(w, "answers to POST /api/v1/orders:")
+	_, _ = fmt.Fprintln(w, "answers to POST /api/v1/orders:")
 	for _, k := range keys {
-		fmt.Fprintf(w, "  %-26s %d\n", k, answers[k])
+		_, _ = fmt.Fprintf(w, "  %-26s %d\n", k, answers[k])
 	}
 	if bad := harness.BadAnswers(answers); len(bad) > 0 {
-		fmt.Fprintf(w, "answers             FAIL: %s (want only 201, 4xx and 503 with Retry-After)\n", strings.Join(bad, ", "))
+		_, _ = fmt.Fprintf(w, "answers             FAIL: %s (want only 201, 4xx and 503 with Retry-After)\n", strings.Join(bad, ", "))
 	} else {
-		fmt.Fprintln(w, "answers             PASS: no 500, every 503 with Retry-After")
+		_, _ = fmt.Fprintln(w, "answers             PASS: no 500, every 503 with Retry-After")
 	}
 }
 
+// envOr is the variable k, or def when it is unset or empty.
 func envOr(k, def string) string {
 	if v := os.Getenv(k); v != "" {
 		return v

@@ -28,7 +28,8 @@ func TestQuickStart(t *testing.T) {
 	curlCmd := readmeCurl(t)
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "tccsuite")
-	build := exec.Command("go", "build", "-o", bin, ".")
+	//nolint:gosec // G204: go build of this package into the test's directory
+	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, ".")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
@@ -38,7 +39,7 @@ func TestQuickStart(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin)
+	cmd := exec.CommandContext(ctx, bin) //nolint:gosec // G204: the binary just built
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "TCC_DATA_DIR="+filepath.Join(dir, "data"))
 	for k, v := range ports {
@@ -78,6 +79,7 @@ func TestQuickStart(t *testing.T) {
 	// The README's example, pointed at this run's order port.
 	curlCmd = strings.ReplaceAll(curlCmd, "localhost:8080", ports["ORDER_ADDR"])
 	for i := 0; i < 2; i++ { // twice: the Idempotency-Key makes the second a replay
+		//nolint:gosec // G204: the README's own curl block is what the test runs
 		out, err := exec.CommandContext(ctx, "sh", "-c", curlCmd).Output()
 		if err != nil {
 			t.Fatalf("curl: %v", err)
@@ -116,11 +118,16 @@ func readmeCurl(t *testing.T) string {
 	return strings.ReplaceAll(string(m[1]), "\\\n", " ")
 }
 
+// freeAddr returns a loopback address whose port was free a moment ago.
 func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	t.Helper()
+	ln, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return fmt.Sprint(ln.Addr())
+	addr := fmt.Sprint(ln.Addr())
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return addr
 }

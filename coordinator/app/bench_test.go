@@ -23,7 +23,7 @@ import (
 //
 //	go test -run '^$' -bench Coordinator -benchtime 3000x ./coordinator/app/
 func BenchmarkCoordinator(b *testing.B) {
-	noop := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	noop := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"outcome":"applied"}`))
 	})

@@ -1,221 +1,132 @@
 package app
 
 import (
-	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/tccsuite/tccsuite/coordinator/internal/registry"
+	"github.com/tccsuite/tccsuite/internal/conf"
 	"github.com/tccsuite/tccsuite/pkg/tcc"
 )
 
-// Config is the coordinator's whole configuration, read from the environment
-// (coordinator/README.md lists every variable).
+// Config is the coordinator's whole configuration, read from the environment. The tags
+// declare each variable; coordinator/README.md's table is generated from them
+// (go generate ./internal/conf/confdocs).
 type Config struct {
-	Addr          string        // TCC_COORDINATOR_ADDR
-	MySQLDSN      string        // TCC_MYSQL_DSN; empty selects SQLite
-	SQLitePath    string        // TCC_SQLITE_PATH
-	DBMaxConns    int           // TCC_DB_MAX_CONNS
-	EtcdEndpoints []string      // TCC_ETCD_ENDPOINTS
-	InstanceID    string        // TCC_INSTANCE_ID
-	AdvertiseAddr string        // TCC_ADVERTISE_ADDR
-	LeaseTTL      time.Duration // TCC_LEASE_TTL
-	HMACKey       string        // TCC_HMAC_KEY (secret)
-	Insecure      bool          // TCC_INSECURE
-	AdminToken    string        // TCC_ADMIN_TOKEN (secret)
-	ClientToken   string        // TCC_CLIENT_TOKEN (secret): required on every /v1 call when set
-	Participants  map[string]string
+	Addr          string          `env:"TCC_COORDINATOR_ADDR" envDefault:":7070" desc:"HTTP listen address"`
+	MySQLDSN      string          `env:"TCC_MYSQL_DSN,dsn" desc:"MySQL/MariaDB DSN ('user:pass@tcp(host:3306)/db'); the database is created if missing. Empty selects SQLite"`
+	SQLitePath    string          `env:"TCC_SQLITE_PATH" envDefault:"tccsuite-coordinator.db" desc:"SQLite file when no MySQL DSN (quick start; single writer)"`
+	DBMaxConns    int             `env:"TCC_DB_MAX_CONNS" envDefault:"64" desc:"MySQL pool size"`
+	EtcdEndpoints []string        `env:"TCC_ETCD_ENDPOINTS" envDefault:"http://127.0.0.1:2379" desc:"comma-separated etcd endpoints"`
+	InstanceID    string          `env:"TCC_INSTANCE_ID" docDefault:"hostname-pid" desc:"unique instance name, '[A-Za-z0-9._:-]{1,64}'"`
+	AdvertiseAddr string          `env:"TCC_ADVERTISE_ADDR" docDefault:"'TCC_COORDINATOR_ADDR'" desc:"address published in '/tccsuite/coordinators/{instance}'"`
+	LeaseTTL      time.Duration   `env:"TCC_LEASE_TTL" envDefault:"5s" desc:"etcd session lease TTL (2s..1m)"`
+	HMACKey       string          `env:"TCC_HMAC_KEY,secret" desc:"**required** (≥16 bytes) unless 'TCC_INSECURE=true': signs every participant call"`
+	Insecure      bool            `env:"TCC_INSECURE" envDefault:"false" desc:"development only: unsigned participant calls, admin calls open when no admin token"`
+	AdminToken    string          `env:"TCC_ADMIN_TOKEN,secret" desc:"Bearer token for admin calls ('POST /v1/transactions/{xid}/retry'); empty disables them (unless insecure)"`
+	ClientToken   string          `env:"TCC_CLIENT_TOKEN,secret" desc:"when set (≥ 16 characters), every '/v1' call must carry 'Authorization: Bearer <it>' (or the admin token): only the services that start transactions may start or read them. Empty: the API is open to whoever reaches it, which the coordinator logs as a warning; restrict it by network policy then"`
+	Participants  ParticipantSpec `env:"TCC_PARTICIPANTS" desc:"**required** registry 'name=baseURL,...', e.g. 'order=http://127.0.0.1:8080,inventory=http://127.0.0.1:8081,payment=http://127.0.0.1:8082'"`
 
-	DefaultTimeout   time.Duration // TCC_DEFAULT_TIMEOUT
-	MinTimeout       time.Duration // TCC_MIN_TIMEOUT
-	MaxTimeout       time.Duration // TCC_MAX_TIMEOUT
-	CallTimeout      time.Duration // TCC_CALL_TIMEOUT
-	RetryBase        time.Duration // TCC_RETRY_BASE
-	RetryCap         time.Duration // TCC_RETRY_CAP
-	AttentionAfter   int           // TCC_ATTENTION_AFTER
-	ScanInterval     time.Duration // TCC_SCAN_INTERVAL
-	CompletionWait   time.Duration // TCC_COMPLETION_WAIT
-	MaxBranches      int           // TCC_MAX_BRANCHES
-	MaxPayloadBytes  int           // TCC_MAX_PAYLOAD_BYTES
-	MaxBodyBytes     int64         // TCC_MAX_BODY_BYTES
-	MaxLockKeys      int           // TCC_MAX_LOCK_KEYS
-	BreakerFailures  int           // TCC_BREAKER_FAILURES
-	BreakerCooldown  time.Duration // TCC_BREAKER_COOLDOWN
-	ShutdownGrace    time.Duration // TCC_SHUTDOWN_GRACE
-	BatchWorkers     int           // TCC_BATCH_WORKERS
-	MaxIdleConnsHost int           // TCC_MAX_IDLE_CONNS_PER_HOST
+	DefaultTimeout   time.Duration `env:"TCC_DEFAULT_TIMEOUT" envDefault:"5s" desc:"transaction timeout when the request gives no 'timeout_ms'; within ['TCC_MIN_TIMEOUT', 'TCC_MAX_TIMEOUT']"`
+	MinTimeout       time.Duration `env:"TCC_MIN_TIMEOUT" envDefault:"100ms" desc:"smallest 'timeout_ms' accepted"`
+	MaxTimeout       time.Duration `env:"TCC_MAX_TIMEOUT" envDefault:"60s" desc:"largest 'timeout_ms' accepted"`
+	CallTimeout      time.Duration `env:"TCC_CALL_TIMEOUT" envDefault:"5s" desc:"one Confirm/Cancel call (sent as its 'X-TCC-Deadline')"`
+	RetryBase        time.Duration `env:"TCC_RETRY_BASE" envDefault:"100ms" desc:"Confirm/Cancel retry backoff: exponential from this, full jitter, capped at 'TCC_RETRY_CAP'; retried forever (except a final 409, see 'NOT_APPLIED' below)"`
+	RetryCap         time.Duration `env:"TCC_RETRY_CAP" envDefault:"30s" desc:"the retry backoff’s cap"`
+	AttentionAfter   int           `env:"TCC_ATTENTION_AFTER" envDefault:"10" desc:"attempts of one branch’s Confirm/Cancel before the transaction is flagged for attention"`
+	ScanInterval     time.Duration `env:"TCC_SCAN_INTERVAL" envDefault:"2s" desc:"recovery scan period (takeover of dead owners’ transactions)"`
+	CompletionWait   time.Duration `env:"TCC_COMPLETION_WAIT" envDefault:"10s" desc:"how long a begin waits beyond the deadline for 'wait: completion' before answering 202"`
+	MaxBranches      int           `env:"TCC_MAX_BRANCHES" envDefault:"16" desc:"branches per transaction"`
+	MaxPayloadBytes  int           `env:"TCC_MAX_PAYLOAD_BYTES" envDefault:"16384" desc:"one branch payload"`
+	MaxBodyBytes     int64         `env:"TCC_MAX_BODY_BYTES" envDefault:"262144" desc:"request body"`
+	MaxLockKeys      int           `env:"TCC_MAX_LOCK_KEYS" envDefault:"16" desc:"lock keys per transaction"`
+	BreakerFailures  int           `env:"TCC_BREAKER_FAILURES" envDefault:"5" desc:"consecutive unknown outcomes that open a participant’s circuit breaker (0 disables)"`
+	BreakerCooldown  time.Duration `env:"TCC_BREAKER_COOLDOWN" envDefault:"2s" desc:"time open before one probe is let through"`
+	ShutdownGrace    time.Duration `env:"TCC_SHUTDOWN_GRACE" envDefault:"10s" desc:"on SIGTERM, time given to in-flight transactions before they are handed over"`
+	BatchWorkers     int           `env:"TCC_BATCH_WORKERS" envDefault:"4" desc:"parallel group-commit workers for begins and decisions (1 on SQLite)"`
+	MaxIdleConnsHost int           `env:"TCC_MAX_IDLE_CONNS_PER_HOST" envDefault:"256" desc:"keep-alive pool per participant"`
+	LogLevel         slog.Level    `env:"TCC_LOG_LEVEL" envDefault:"INFO" desc:"'DEBUG', 'INFO', 'WARN', 'ERROR' (JSON logs on stderr)"`
 }
 
-// ConfigFromEnv reads the configuration through getenv (os.Getenv in production),
-// applying defaults. It does not validate relations: call Validate.
+// ParticipantSpec is the participant registry TCC_PARTICIPANTS declares: name → base URL.
+type ParticipantSpec map[string]string
+
+// UnmarshalText parses "name=url,..." (registry.ParseSpec).
+func (p *ParticipantSpec) UnmarshalText(b []byte) error {
+	m, err := registry.ParseSpec(string(b))
+	if err != nil {
+		return err
+	}
+	*p = m
+	return nil
+}
+
+// ConfigFromEnv reads the configuration through getenv (os.Getenv in production), each
+// variable once, applying defaults; every parse error is reported. It does not validate
+// relations: call Validate.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
-	host, _ := os.Hostname()
-	if host == "" {
-		host = "coordinator"
-	}
-	c := Config{
-		Addr:          or(getenv("TCC_COORDINATOR_ADDR"), ":7070"),
-		MySQLDSN:      getenv("TCC_MYSQL_DSN"),
-		SQLitePath:    or(getenv("TCC_SQLITE_PATH"), "tccsuite-coordinator.db"),
-		InstanceID:    or(getenv("TCC_INSTANCE_ID"), sanitize(host)+"-"+strconv.Itoa(os.Getpid())),
-		AdvertiseAddr: getenv("TCC_ADVERTISE_ADDR"),
-		HMACKey:       getenv("TCC_HMAC_KEY"),
-		AdminToken:    getenv("TCC_ADMIN_TOKEN"),
-		ClientToken:   getenv("TCC_CLIENT_TOKEN"),
-	}
-	for _, e := range strings.Split(or(getenv("TCC_ETCD_ENDPOINTS"), "http://127.0.0.1:2379"), ",") {
-		if e = strings.TrimSpace(e); e != "" {
-			c.EtcdEndpoints = append(c.EtcdEndpoints, e)
+	var c Config
+	err := conf.Load(getenv, &c)
+	if c.InstanceID == "" {
+		host, _ := os.Hostname()
+		if host == "" {
+			host = "coordinator"
 		}
+		c.InstanceID = sanitize(host) + "-" + strconv.Itoa(os.Getpid())
 	}
 	if c.AdvertiseAddr == "" {
 		c.AdvertiseAddr = c.Addr
 	}
-	var err error
-	if c.Participants, err = registry.ParseSpec(getenv("TCC_PARTICIPANTS")); err != nil {
-		return c, err
-	}
-	p := parser{getenv: getenv}
-	c.Insecure = p.bool("TCC_INSECURE", false)
-	c.DBMaxConns = p.int("TCC_DB_MAX_CONNS", 64)
-	c.LeaseTTL = p.dur("TCC_LEASE_TTL", 5*time.Second)
-	c.DefaultTimeout = p.dur("TCC_DEFAULT_TIMEOUT", 5*time.Second)
-	c.MinTimeout = p.dur("TCC_MIN_TIMEOUT", 100*time.Millisecond)
-	c.MaxTimeout = p.dur("TCC_MAX_TIMEOUT", 60*time.Second)
-	c.CallTimeout = p.dur("TCC_CALL_TIMEOUT", 5*time.Second)
-	c.RetryBase = p.dur("TCC_RETRY_BASE", 100*time.Millisecond)
-	c.RetryCap = p.dur("TCC_RETRY_CAP", 30*time.Second)
-	c.AttentionAfter = p.int("TCC_ATTENTION_AFTER", 10)
-	c.ScanInterval = p.dur("TCC_SCAN_INTERVAL", 2*time.Second)
-	c.CompletionWait = p.dur("TCC_COMPLETION_WAIT", 10*time.Second)
-	c.MaxBranches = p.int("TCC_MAX_BRANCHES", 16)
-	c.MaxPayloadBytes = p.int("TCC_MAX_PAYLOAD_BYTES", 16<<10)
-	c.MaxBodyBytes = int64(p.int("TCC_MAX_BODY_BYTES", 256<<10))
-	c.MaxLockKeys = p.int("TCC_MAX_LOCK_KEYS", 16)
-	c.BreakerFailures = p.int("TCC_BREAKER_FAILURES", 5)
-	c.BreakerCooldown = p.dur("TCC_BREAKER_COOLDOWN", 2*time.Second)
-	c.ShutdownGrace = p.dur("TCC_SHUTDOWN_GRACE", 10*time.Second)
-	c.BatchWorkers = p.int("TCC_BATCH_WORKERS", 4)
-	c.MaxIdleConnsHost = p.int("TCC_MAX_IDLE_CONNS_PER_HOST", 256)
-	return c, errors.Join(p.errs...)
+	return c, err
 }
 
-// Validate checks every field and the relations between them.
+// Validate checks every field and the relations between them, reporting every problem.
 func (c Config) Validate() error {
-	var errs []error
-	check := func(ok bool, format string, a ...any) {
-		if !ok {
-			errs = append(errs, fmt.Errorf(format, a...))
-		}
-	}
-	check(c.Addr != "", "TCC_COORDINATOR_ADDR is required")
-	check(c.MySQLDSN != "" || c.SQLitePath != "", "TCC_MYSQL_DSN or TCC_SQLITE_PATH is required")
-	check(len(c.EtcdEndpoints) > 0, "TCC_ETCD_ENDPOINTS is required")
-	check(tcc.ValidID(c.InstanceID), "TCC_INSTANCE_ID must be 1-64 characters of [A-Za-z0-9._:-]")
-	check(c.LeaseTTL >= 2*time.Second && c.LeaseTTL <= time.Minute, "TCC_LEASE_TTL must be 2s..1m")
-	check(c.Insecure || len(c.HMACKey) >= tcc.MinKeyLen, "TCC_HMAC_KEY must be at least %d bytes (or TCC_INSECURE=true for local development)", tcc.MinKeyLen)
-	check(c.ClientToken == "" || len(c.ClientToken) >= 16, "TCC_CLIENT_TOKEN must be at least 16 characters")
-	check(len(c.Participants) > 0, "TCC_PARTICIPANTS must name at least one participant (name=url,...)")
-	check(c.MinTimeout > 0 && c.MinTimeout <= c.MaxTimeout, "TCC_MIN_TIMEOUT must be positive and not above TCC_MAX_TIMEOUT")
-	check(c.DefaultTimeout >= c.MinTimeout && c.DefaultTimeout <= c.MaxTimeout, "TCC_DEFAULT_TIMEOUT must be within [TCC_MIN_TIMEOUT, TCC_MAX_TIMEOUT]")
-	check(c.CallTimeout > 0, "TCC_CALL_TIMEOUT must be positive")
-	check(c.RetryBase > 0 && c.RetryBase <= c.RetryCap, "TCC_RETRY_BASE must be positive and not above TCC_RETRY_CAP")
-	check(c.AttentionAfter >= 1, "TCC_ATTENTION_AFTER must be at least 1")
-	check(c.ScanInterval >= 10*time.Millisecond, "TCC_SCAN_INTERVAL must be at least 10ms")
-	check(c.CompletionWait >= 0, "TCC_COMPLETION_WAIT must not be negative")
-	check(c.MaxBranches >= 1 && c.MaxBranches <= 1000, "TCC_MAX_BRANCHES must be 1..1000")
-	check(c.MaxPayloadBytes >= 2 && c.MaxPayloadBytes <= 16<<20, "TCC_MAX_PAYLOAD_BYTES must be 2..16MiB")
-	check(c.MaxBodyBytes >= int64(c.MaxPayloadBytes), "TCC_MAX_BODY_BYTES must be at least TCC_MAX_PAYLOAD_BYTES")
-	check(c.MaxLockKeys >= 0, "TCC_MAX_LOCK_KEYS must not be negative")
-	check(c.BreakerFailures >= 0, "TCC_BREAKER_FAILURES must not be negative (0 disables)")
-	check(c.BreakerCooldown > 0, "TCC_BREAKER_COOLDOWN must be positive")
-	check(c.ShutdownGrace >= 0, "TCC_SHUTDOWN_GRACE must not be negative")
-	check(c.BatchWorkers >= 1 && c.BatchWorkers <= 64, "TCC_BATCH_WORKERS must be 1..64")
-	check(c.DBMaxConns >= 1, "TCC_DB_MAX_CONNS must be positive")
-	check(c.MaxIdleConnsHost >= 1, "TCC_MAX_IDLE_CONNS_PER_HOST must be positive")
+	var p conf.Problems
+	p.Check(c.Addr != "", "TCC_COORDINATOR_ADDR is required")
+	p.Check(c.MySQLDSN != "" || c.SQLitePath != "", "TCC_MYSQL_DSN or TCC_SQLITE_PATH is required")
+	p.Check(len(c.EtcdEndpoints) > 0, "TCC_ETCD_ENDPOINTS is required")
+	p.Check(tcc.ValidID(c.InstanceID), "TCC_INSTANCE_ID must be 1-64 characters of [A-Za-z0-9._:-]")
+	p.Check(c.LeaseTTL >= 2*time.Second && c.LeaseTTL <= time.Minute, "TCC_LEASE_TTL must be 2s..1m")
+	p.Check(c.Insecure || len(c.HMACKey) >= tcc.MinKeyLen, "TCC_HMAC_KEY must be at least %d bytes (or TCC_INSECURE=true for local development)", tcc.MinKeyLen)
+	p.Check(c.ClientToken == "" || len(c.ClientToken) >= 16, "TCC_CLIENT_TOKEN must be at least 16 characters")
+	p.Check(len(c.Participants) > 0, "TCC_PARTICIPANTS must name at least one participant (name=url,...)")
+	p.Check(c.MinTimeout > 0 && c.MinTimeout <= c.MaxTimeout, "TCC_MIN_TIMEOUT must be positive and not above TCC_MAX_TIMEOUT")
+	p.Check(c.DefaultTimeout >= c.MinTimeout && c.DefaultTimeout <= c.MaxTimeout, "TCC_DEFAULT_TIMEOUT must be within [TCC_MIN_TIMEOUT, TCC_MAX_TIMEOUT]")
+	p.Check(c.CallTimeout > 0, "TCC_CALL_TIMEOUT must be positive")
+	p.Check(c.RetryBase > 0 && c.RetryBase <= c.RetryCap, "TCC_RETRY_BASE must be positive and not above TCC_RETRY_CAP")
+	p.Check(c.AttentionAfter >= 1, "TCC_ATTENTION_AFTER must be at least 1")
+	p.Check(c.ScanInterval >= 10*time.Millisecond, "TCC_SCAN_INTERVAL must be at least 10ms")
+	p.Check(c.CompletionWait >= 0, "TCC_COMPLETION_WAIT must not be negative")
+	p.Check(c.MaxBranches >= 1 && c.MaxBranches <= 1000, "TCC_MAX_BRANCHES must be 1..1000")
+	p.Check(c.MaxPayloadBytes >= 2 && c.MaxPayloadBytes <= 16<<20, "TCC_MAX_PAYLOAD_BYTES must be 2..16MiB")
+	p.Check(c.MaxBodyBytes >= int64(c.MaxPayloadBytes), "TCC_MAX_BODY_BYTES must be at least TCC_MAX_PAYLOAD_BYTES")
+	p.Check(c.MaxLockKeys >= 0, "TCC_MAX_LOCK_KEYS must not be negative")
+	p.Check(c.BreakerFailures >= 0, "TCC_BREAKER_FAILURES must not be negative (0 disables)")
+	p.Check(c.BreakerCooldown > 0, "TCC_BREAKER_COOLDOWN must be positive")
+	p.Check(c.ShutdownGrace >= 0, "TCC_SHUTDOWN_GRACE must not be negative")
+	p.Check(c.BatchWorkers >= 1 && c.BatchWorkers <= 64, "TCC_BATCH_WORKERS must be 1..64")
+	p.Check(c.DBMaxConns >= 1, "TCC_DB_MAX_CONNS must be positive")
+	p.Check(c.MaxIdleConnsHost >= 1, "TCC_MAX_IDLE_CONNS_PER_HOST must be positive")
 	if _, err := registry.New(c.Participants, registry.Options{}); err != nil {
-		errs = append(errs, fmt.Errorf("TCC_PARTICIPANTS: %w", err))
+		p.Add(fmt.Errorf("TCC_PARTICIPANTS: %w", err))
 	}
-	return errors.Join(errs...)
+	return p.Err()
 }
 
-// Redacted returns c with secrets masked, for logging.
-func (c Config) Redacted() Config {
-	mask := func(s string) string {
-		if s == "" {
-			return ""
-		}
-		return "***"
-	}
-	c.HMACKey = mask(c.HMACKey)
-	c.AdminToken = mask(c.AdminToken)
-	c.ClientToken = mask(c.ClientToken)
-	if c.MySQLDSN != "" {
-		if at := strings.LastIndex(c.MySQLDSN, "@"); at >= 0 {
-			c.MySQLDSN = "***" + c.MySQLDSN[at:]
-		}
-	}
-	return c
-}
+// Redacted returns c with its secrets masked and its DSN's password masked, for logging
+// (conf.Redact).
+func (c Config) Redacted() Config { return conf.Redact(c) }
 
-type parser struct {
-	getenv func(string) string
-	errs   []error
-}
-
-func (p *parser) dur(k string, def time.Duration) time.Duration {
-	v := p.getenv(k)
-	if v == "" {
-		return def
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		p.errs = append(p.errs, fmt.Errorf("%s: %q is not a duration (e.g. 5s)", k, v))
-		return def
-	}
-	return d
-}
-
-func (p *parser) int(k string, def int) int {
-	v := p.getenv(k)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil {
-		p.errs = append(p.errs, fmt.Errorf("%s: %q is not an integer", k, v))
-		return def
-	}
-	return n
-}
-
-func (p *parser) bool(k string, def bool) bool {
-	v := p.getenv(k)
-	if v == "" {
-		return def
-	}
-	b, err := strconv.ParseBool(v)
-	if err != nil {
-		p.errs = append(p.errs, fmt.Errorf("%s: %q is not a boolean", k, v))
-		return def
-	}
-	return b
-}
-
-func or(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
-}
-
+// sanitize turns a host name into the start of a valid instance ID.
 func sanitize(s string) string {
 	b := []byte(s)
 	for i, c := range b {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_') {
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !alnum && c != '.' && c != '-' && c != '_' {
 			b[i] = '-'
 		}
 	}

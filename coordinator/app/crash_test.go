@@ -21,7 +21,7 @@ import (
 func buildCoordinator(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "coordinator")
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/tccsuite/tccsuite/coordinator")
+	cmd := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "github.com/tccsuite/tccsuite/coordinator") //nolint:gosec // builds this repository's coordinator into the test's temporary directory
 	cmd.Env = os.Environ()
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
@@ -60,7 +60,7 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 func (e *env) spawn(t *testing.T, bin, instance string, over map[string]string) *proc {
 	t.Helper()
 	vars := e.vars(t, instance, over)
-	cmd := exec.Command(bin)
+	cmd := exec.Command(bin) //nolint:gosec,noctx // the coordinator binary this test built; its life is the test's (killed by the test, not by a context)
 	for k, v := range vars {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}

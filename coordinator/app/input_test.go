@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"sync"
@@ -50,7 +51,7 @@ func TestBadInput(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			req, _ := http.NewRequest(http.MethodPost, base+"/v1/transactions", strings.NewReader(tc.body))
+			req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, base+"/v1/transactions", strings.NewReader(tc.body))
 			req.Header.Set("Content-Type", tc.ctype)
 			if tc.idem != "" {
 				req.Header.Set("Idempotency-Key", tc.idem)
@@ -59,7 +60,7 @@ func TestBadInput(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer resp.Body.Close()
+			defer func() { _ = resp.Body.Close() }()
 			var eb tcc.ErrorBody
 			if err := json.NewDecoder(resp.Body).Decode(&eb); err != nil {
 				t.Fatalf("body not JSON: %v", err)
@@ -70,11 +71,11 @@ func TestBadInput(t *testing.T) {
 		})
 	}
 	for _, q := range []string{"?status=NOPE", "?limit=0", "?limit=5000", "?attention=maybe", "?after=a%2Fb"} {
-		resp, err := http.Get(base + "/v1/transactions" + q)
+		resp, err := httpGet(t, base+"/v1/transactions"+q)
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		if resp.StatusCode != 400 {
 			t.Fatalf("list %s: %d", q, resp.StatusCode)
 		}
@@ -133,7 +134,7 @@ func TestLockKeys(t *testing.T) {
 		<-e.parts["inventory"].Seen()
 		_, err := c.Begin(ctx, single("sku-A", 300), "")
 		var ae *tcc.APIError
-		if !errorsAs(err, &ae) || ae.Status != http.StatusConflict || ae.Code != "LOCKED" || ae.XID == "" {
+		if !errors.As(err, &ae) || ae.Status != http.StatusConflict || ae.Code != "LOCKED" || ae.XID == "" {
 			t.Fatalf("second: %v", err)
 		}
 		got, _ := c.Get(ctx, ae.XID)

@@ -24,7 +24,7 @@ func TestLeaseLossStopsDeciding(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cli.Close()
+	defer func() { _ = cli.Close() }()
 	ctx := context.Background()
 	key := "/tccsuite/coordinators/lease"
 	resp, err := cli.Get(ctx, key)

@@ -12,6 +12,5 @@ import (
 // Routes lists the routes the coordinator serves (method and gin path pattern), so that
 // the API reference (api/openapi.yaml) can be checked against the server itself.
 func Routes() []gin.RouteInfo {
-	h := httpapi.New(httpapi.Deps{Metrics: metrics.New(), Log: slog.New(slog.DiscardHandler)})
-	return h.(*gin.Engine).Routes()
+	return httpapi.New(httpapi.Deps{Metrics: metrics.New(), Log: slog.New(slog.DiscardHandler)}).Routes()
 }

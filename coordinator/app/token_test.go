@@ -46,11 +46,11 @@ func TestClientToken(t *testing.T) {
 	}
 	// The operations endpoints stay open for probes and scrapers.
 	for _, p := range []string{"/healthz", "/readyz", "/metrics"} {
-		resp, err := http.Get(base + p)
+		resp, err := httpGet(t, base+p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
 			t.Errorf("%s answered %d", p, resp.StatusCode)
 		}

@@ -84,8 +84,88 @@ func TestDockerfile(t *testing.T) {
 	}
 }
 
-// TestDockerfileBuildsStaticBinaries runs the build stage's commands here: CGO off, every
-// package the Dockerfile builds must compile into a statically linked binary.
+// buildEnv is the environment the build stage sets with ENV (KEY=VALUE forms).
+func buildEnv(t *testing.T, stages []stage) []string {
+	t.Helper()
+	var env []string
+	for _, s := range stages {
+		if s.name != "build" {
+			continue
+		}
+		for _, l := range s.lines {
+			if f := strings.Fields(l); len(f) > 1 && strings.EqualFold(f[0], "ENV") {
+				for _, kv := range f[1:] {
+					if !strings.Contains(kv, "=") {
+						t.Fatalf("ENV %q: use the KEY=VALUE form", l)
+					}
+					env = append(env, kv)
+				}
+			}
+		}
+	}
+	return env
+}
+
+// TestDockerfileCopiesEveryModule: the build stage downloads the dependencies from the
+// go.mod and go.sum files alone (a cached layer), so it must copy those of every module
+// in the tree before `go mod download`: the root's replace directive points at the SDK
+// module in pkg/tcc, and without its go.mod the download fails. The build must not depend
+// on the development go.work either.
+func TestDockerfileCopiesEveryModule(t *testing.T) {
+	stages := parse(t)
+	var copied []string
+	downloaded := false
+	for _, s := range stages {
+		if s.name != "build" {
+			continue
+		}
+		for _, l := range s.lines {
+			f := strings.Fields(l)
+			switch {
+			case len(f) > 2 && strings.EqualFold(f[0], "COPY") && !downloaded:
+				copied = append(copied, f[1:len(f)-1]...)
+			case strings.Contains(l, "go mod download"):
+				downloaded = true
+			}
+		}
+	}
+	if !downloaded {
+		t.Fatal("the build stage never runs go mod download")
+	}
+	if !slices.Contains(buildEnv(t, stages), "GOWORK=off") {
+		t.Error("the build stage must set GOWORK=off: images build from go.mod, not the development go.work")
+	}
+	root := "../.."
+	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && path != root && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata" || d.Name() == "bin" || d.Name() == "node_modules") {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || d.Name() != "go.mod" {
+			return nil
+		}
+		rel, err := filepath.Rel(root, filepath.Dir(path))
+		if err != nil {
+			return err
+		}
+		for _, f := range []string{"go.mod", "go.sum"} {
+			want := filepath.ToSlash(filepath.Join(rel, f))
+			if !slices.Contains(copied, want) {
+				t.Errorf("the build stage does not copy %s before go mod download (copied first: %v)", want, copied)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDockerfileBuildsStaticBinaries runs the build stage's commands here, in its
+// environment (ENV: CGO off, GOWORK=off): every package the Dockerfile builds must
+// compile into a statically linked binary.
 func TestDockerfileBuildsStaticBinaries(t *testing.T) {
 	stages := parse(t)
 	var pkgs []string
@@ -96,15 +176,20 @@ func TestDockerfileBuildsStaticBinaries(t *testing.T) {
 			}
 		}
 	}
+	env := buildEnv(t, stages)
+	if !slices.Contains(env, "CGO_ENABLED=0") {
+		t.Error("the build stage must set CGO_ENABLED=0")
+	}
 	if len(pkgs) < 5 {
 		t.Fatalf("could not find the build loop's packages in the Dockerfile (got %v)", pkgs)
 	}
 	out := t.TempDir()
 	for _, p := range pkgs {
 		bin := filepath.Join(out, filepath.Base(p))
-		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "./"+p)
+		//nolint:gosec // G204: go build of a package path the Dockerfile names, in a test
+		cmd := exec.CommandContext(t.Context(), "go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "./"+p)
 		cmd.Dir = "../.."
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		cmd.Env = append(os.Environ(), env...)
 		if b, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("build %s: %v\n%s", p, err, b)
 		}
@@ -117,6 +202,8 @@ func TestDockerfileBuildsStaticBinaries(t *testing.T) {
 				t.Errorf("%s is dynamically linked", p)
 			}
 		}
-		f.Close()
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

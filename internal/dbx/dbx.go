@@ -5,15 +5,10 @@ package dbx
 
 import (
 	"context"
-	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/glebarez/sqlite"
@@ -21,6 +16,8 @@ import (
 	"gorm.io/driver/mysql"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
+
+	"github.com/tccsuite/tccsuite/pkg/tcc/dberr"
 )
 
 // Config says which database to open.
@@ -186,7 +183,7 @@ func CreateMySQLDatabase(ctx context.Context, dsn string) error {
 	if err != nil {
 		return fmt.Errorf("dbx: connect: %w", err)
 	}
-	defer Close(db)
+	defer func() { _ = Close(db) }()
 	if err := db.WithContext(ctx).Exec("CREATE DATABASE IF NOT EXISTS `" + name + "` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin").Error; err != nil {
 		return fmt.Errorf("dbx: create database %s: %w", name, err)
 	}
@@ -197,57 +194,16 @@ func CreateMySQLDatabase(ctx context.Context, dsn string) error {
 // away mid-call: connection refused or reset, the server shutting down or restarting, a
 // killed or lost connection, too many connections, the server read-only (a fail-over in
 // progress). The statement did not commit unless it was a COMMIT whose answer was lost;
-// callers answer 503 with Retry-After and never treat it as a definite failure.
-func IsUnavailable(err error) bool {
-	if err == nil {
-		return false
-	}
-	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysqldrv.ErrInvalidConn) || errors.Is(err, sql.ErrConnDone) ||
-		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
-		return true
-	}
-	var ne *net.OpError
-	if errors.As(err, &ne) {
-		return true
-	}
-	var me *mysqldrv.MySQLError
-	if errors.As(err, &me) {
-		switch me.Number {
-		case 1040, // too many connections
-			1053,                   // server shutdown in progress
-			1077,                   // normal shutdown
-			1079,                   // shutdown complete
-			1152,                   // aborted connection
-			1158, 1159, 1160, 1161, // network read/write errors and timeouts
-			1290, // running with --read-only
-			1836, // read-only mode
-			1927, // connection killed
-			4031: // disconnected by the server for inactivity
-			return true
-		}
-	}
-	return false
-}
+// callers answer 503 with Retry-After and never treat it as a definite failure. It is
+// the participant SDK's classification (dberr.IsUnavailable), so that the services and
+// their TCC endpoints agree.
+func IsUnavailable(err error) bool { return dberr.IsUnavailable(err) }
 
 // IsTransient reports whether the same call may well succeed if repeated: a conflict
 // (IsRetryable) or the database being unavailable (IsUnavailable).
-func IsTransient(err error) bool { return IsRetryable(err) || IsUnavailable(err) }
+func IsTransient(err error) bool { return dberr.IsTransient(err) }
 
 // IsRetryable reports whether err is a transient database conflict (MySQL deadlock or
 // lock wait timeout, SQLite busy) after which the whole local transaction was rolled
-// back and may be run again.
-func IsRetryable(err error) bool {
-	var me *mysqldrv.MySQLError
-	if errors.As(err, &me) {
-		// 1213: deadlock found; 1205: lock wait timeout exceeded.
-		return me.Number == 1213 || me.Number == 1205
-	}
-	var coder interface{ Code() int }
-	if errors.As(err, &coder) {
-		// SQLITE_BUSY (5) and SQLITE_LOCKED (6), and their extended codes.
-		c := coder.Code() & 0xff
-		return c == 5 || c == 6
-	}
-	return false
-}
+// back and may be run again (dberr.IsRetryable).
+func IsRetryable(err error) bool { return dberr.IsRetryable(err) }

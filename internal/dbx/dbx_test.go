@@ -87,7 +87,7 @@ func TestAffectedRowsWhateverTheDSN(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer dbx.Close(db)
+			defer func() { _ = dbx.Close(db) }()
 			table := fmt.Sprintf("rows_%d", i)
 			if err := db.Exec("CREATE TABLE " + table + " (id VARCHAR(16) PRIMARY KEY, v INT NOT NULL)").Error; err != nil {
 				t.Fatal(err)
@@ -118,7 +118,7 @@ func TestAffectedRowsWhateverTheDSN(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer dbx.Close(other)
+			defer func() { _ = dbx.Close(other) }()
 			var n int64
 			if err := other.Table(table).Count(&n).Error; err != nil || n != 1 {
 				t.Fatalf("another connection sees %d rows (err %v), want 1: the write did not commit", n, err)
@@ -131,14 +131,15 @@ func TestAffectedRowsWhateverTheDSN(t *testing.T) {
 // from conflicts and from everything else.
 func TestIsUnavailable(t *testing.T) {
 	// A real one: a server address where nothing listens.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var lc net.ListenConfig
+	l, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := l.Addr().String()
 	_ = l.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	_, openErr := dbx.Open(ctx, dbx.Config{MySQLDSN: fmt.Sprintf("root@tcp(%s)/x", addr)})
 	if openErr == nil {
 		t.Fatal("opened a database where nothing listens")

@@ -29,11 +29,11 @@ type Embedded struct {
 
 // StartEmbedded starts the server and waits until it serves, or ctx ends.
 func StartEmbedded(ctx context.Context, c EmbedConfig) (*Embedded, error) {
-	clientAddr, err := resolvePort(c.ClientAddr)
+	clientAddr, err := resolvePort(ctx, c.ClientAddr)
 	if err != nil {
 		return nil, err
 	}
-	peerAddr, err := resolvePort(c.PeerAddr)
+	peerAddr, err := resolvePort(ctx, c.PeerAddr)
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +80,7 @@ func (m *Embedded) Close() { m.e.Close() }
 // resolvePort turns a ":0" port into a concrete free one, because etcd must advertise the
 // address it listens on. The port is free when chosen; another process could take it
 // before etcd binds, which start-up then reports as an error.
-func resolvePort(addr string) (string, error) {
+func resolvePort(ctx context.Context, addr string) (string, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return "", fmt.Errorf("etcdx: bad address %q: %w", addr, err)
@@ -88,10 +88,13 @@ func resolvePort(addr string) (string, error) {
 	if port != "0" {
 		return addr, nil
 	}
-	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		return "", fmt.Errorf("etcdx: pick a port: %w", err)
 	}
-	defer l.Close()
-	return l.Addr().String(), nil
+	picked := l.Addr().String()
+	if err := l.Close(); err != nil {
+		return "", fmt.Errorf("etcdx: pick a port: %w", err)
+	}
+	return picked, nil
 }

@@ -1,97 +1,31 @@
 // Package jsonx reads JSON request bodies the way every tccsuite API does: only
 // application/json, a size limit, exactly one value, no unknown fields. Its errors are
 // safe to show a client; each API maps them to its own status codes and error codes.
+//
+// It is the suite's name for the participant SDK's reader (pkg/tcc/jsonbody), so that
+// the services' own APIs and their TCC endpoints refuse exactly the same inputs, with
+// one implementation.
 package jsonx
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"mime"
 	"net/http"
-	"strconv"
+
+	"github.com/tccsuite/tccsuite/pkg/tcc/jsonbody"
 )
 
-// Errors of ReadBody.
+// Errors of ReadBody: the SDK's own values, so errors.Is matches either name.
 var (
-	ErrMediaType  = errors.New("Content-Type must be application/json")
-	ErrTooLarge   = errors.New("the body is over the size limit")
-	ErrUnreadable = errors.New("could not read the body")
+	ErrMediaType  = jsonbody.ErrMediaType
+	ErrTooLarge   = jsonbody.ErrTooLarge
+	ErrUnreadable = jsonbody.ErrUnreadable
 )
 
-// ReadBody checks that r carries JSON and reads its body, at most max bytes (checked
-// from Content-Length first, then while reading a chunked body).
-func ReadBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error) {
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		return nil, ErrMediaType
-	}
-	if r.ContentLength > max {
-		return nil, ErrTooLarge
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, ErrTooLarge
-		}
-		return nil, ErrUnreadable
-	}
-	return body, nil
+// ReadBody checks that r carries JSON and reads its body, at most limit bytes (checked
+// from Content-Length first, then while reading a chunked body); see jsonbody.ReadBody.
+func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	return jsonbody.ReadBody(w, r, limit)
 }
 
 // DecodeStrict decodes exactly one JSON value from body into v, refusing unknown fields
-// and trailing data. The error says what is wrong in words fit for a client ("syntax
-// error at byte 12", "field \"quantity\" must be int64", "unknown field \"price\"",
-// "empty body", "trailing data"), never echoing more than a short piece of the input.
-func DecodeStrict(body []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return errors.New(describe(err))
-	}
-	// Only white space may follow the value. dec.More() is not enough: it reports false
-	// before a stray '}' or ']', so `{"a":1}}` would pass.
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return errors.New("trailing data")
-	}
-	return nil
-}
-
-func describe(err error) string {
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &se):
-		return fmt.Sprintf("syntax error at byte %d", se.Offset)
-	case errors.As(err, &te):
-		return fmt.Sprintf("field %s must be %s", strconv.Quote(clip(te.Field)), te.Type)
-	case errors.Is(err, io.EOF):
-		return "empty body"
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return "the body ends in the middle of a value"
-	}
-	// encoding/json's remaining messages ("json: unknown field \"x\"", invalid
-	// characters) are short; clip and quote them so nothing odd reaches a log or client.
-	msg := err.Error()
-	if len(msg) > 5 && msg[:5] == "json:" {
-		msg = msg[5:]
-		for len(msg) > 0 && msg[0] == ' ' {
-			msg = msg[1:]
-		}
-	}
-	return clip(msg)
-}
-
-func clip(s string) string {
-	if len(s) > 80 {
-		s = s[:80] + "..."
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] > 0x7e {
-			return strconv.Quote(s)
-		}
-	}
-	return s
-}
+// and trailing data, with an error fit for a client; see jsonbody.DecodeStrict.
+func DecodeStrict(body []byte, v any) error { return jsonbody.DecodeStrict(body, v) }

@@ -1,4 +1,4 @@
-package jsonx
+package jsonx_test
 
 import (
 	"errors"
@@ -6,64 +6,48 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/tccsuite/tccsuite/internal/jsonx"
+	"github.com/tccsuite/tccsuite/pkg/tcc/jsonbody"
 )
 
-type body struct {
-	Name string `json:"name"`
-	N    int64  `json:"n"`
-}
-
-func TestDecodeStrict(t *testing.T) {
-	for in, want := range map[string]string{
-		`{"name":"a","n":1}`:                    "",
-		`{"name":"a","n":"1"}`:                  `field "n" must be int64`,
-		`{"name":"a","extra":1}`:                `unknown field "extra"`,
-		`{"name":"a"} {}`:                       "trailing data",
-		`{"name":"a"}}`:                         "trailing data",
-		`{"name":"a"}]`:                         "trailing data",
-		`{"name":"a"} x`:                        "trailing data",
-		"{\"name\":\"a\"} \n\t":                 "",
-		``:                                      "empty body",
-		`{"name":`:                              "the body ends in the middle of a value",
-		`{"name":"a",}`:                         "syntax error at byte 13",
-		"{\"name\x00\":1}":                      "syntax error at byte 7",
-		`[1,2]`:                                 `field "" must be jsonx.body`,
-		`{"n":` + "9" + `99999999999999999999}`: `field "n" must be int64`,
+// TestSameAsSDK: jsonx is the SDK's reader under the suite's name: the same error
+// values, the same answers (the full cases are jsonbody's tests).
+func TestSameAsSDK(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		jsonx, sdk error
+	}{
+		{"media type", jsonx.ErrMediaType, jsonbody.ErrMediaType},
+		{"too large", jsonx.ErrTooLarge, jsonbody.ErrTooLarge},
+		{"unreadable", jsonx.ErrUnreadable, jsonbody.ErrUnreadable},
 	} {
-		var b body
-		err := DecodeStrict([]byte(in), &b)
+		if !errors.Is(tc.jsonx, tc.sdk) {
+			t.Errorf("%s: jsonx's %v is not the SDK's", tc.name, tc.jsonx)
+		}
+	}
+	for _, tc := range []struct {
+		ctype, body string
+		want        error
+	}{
+		{"application/json", `{}`, nil},
+		{"text/plain", `{}`, jsonbody.ErrMediaType},
+		{"application/json", strings.Repeat(" ", 11), jsonbody.ErrTooLarge},
+	} {
+		r := httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/", strings.NewReader(tc.body))
+		r.Header.Set("Content-Type", tc.ctype)
+		if _, err := jsonx.ReadBody(httptest.NewRecorder(), r, 10); !errors.Is(err, tc.want) {
+			t.Errorf("ReadBody(%s, %q): %v, want %v", tc.ctype, tc.body, err, tc.want)
+		}
+	}
+	var v struct{ N int }
+	for in, want := range map[string]string{`{"N":1}`: "", `{"M":1}`: `unknown field "M"`, `{"N":1}}`: "trailing data"} {
 		got := ""
-		if err != nil {
+		if err := jsonx.DecodeStrict([]byte(in), &v); err != nil {
 			got = err.Error()
 		}
 		if got != want {
-			t.Errorf("%q: %q, want %q", in, got, want)
-		}
-	}
-}
-
-func TestReadBody(t *testing.T) {
-	req := func(ctype, body string, chunked bool) *http.Request {
-		r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
-		r.Header.Set("Content-Type", ctype)
-		if chunked {
-			r.ContentLength = -1
-		}
-		return r
-	}
-	for name, tc := range map[string]struct {
-		r    *http.Request
-		want error
-	}{
-		"ok":                 {req("application/json; charset=utf-8", `{}`, false), nil},
-		"wrong type":         {req("text/plain", `{}`, false), ErrMediaType},
-		"no type":            {req("", `{}`, false), ErrMediaType},
-		"too large":          {req("application/json", strings.Repeat(" ", 11), false), ErrTooLarge},
-		"too large, chunked": {req("application/json", strings.Repeat(" ", 11), true), ErrTooLarge},
-	} {
-		b, err := ReadBody(httptest.NewRecorder(), tc.r, 10)
-		if !errors.Is(err, tc.want) || (err == nil && string(b) != `{}`) {
-			t.Errorf("%s: %q, %v; want %v", name, b, err, tc.want)
+			t.Errorf("DecodeStrict(%s): %q, want %q", in, got, want)
 		}
 	}
 }

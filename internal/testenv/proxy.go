@@ -1,10 +1,12 @@
 package testenv
 
 import (
+	"context"
 	"io"
 	"net"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Proxy is a TCP proxy on a fixed loopback port in front of one target, for tests that
@@ -26,7 +28,8 @@ type Proxy struct {
 func NewProxy(t testing.TB, target string) *Proxy {
 	t.Helper()
 	p := &Proxy{t: t, target: target, conns: map[net.Conn]struct{}{}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	var lc net.ListenConfig
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("testenv: proxy listen: %v", err)
 	}
@@ -65,7 +68,8 @@ func (p *Proxy) Restore() {
 	if up {
 		return
 	}
-	ln, err := net.Listen("tcp", p.addr)
+	var lc net.ListenConfig
+	ln, err := lc.Listen(context.Background(), "tcp", p.addr)
 	if err != nil {
 		p.t.Fatalf("testenv: proxy re-listen on %s: %v", p.addr, err)
 	}
@@ -109,7 +113,9 @@ func (p *Proxy) track(ln net.Listener, c net.Conn) bool {
 }
 
 func (p *Proxy) pipe(ln net.Listener, c net.Conn) {
-	up, err := net.Dial("tcp", p.target)
+	// The target is local; a dial that takes longer than this is a failure to pass on.
+	d := net.Dialer{Timeout: 10 * time.Second}
+	up, err := d.DialContext(context.Background(), "tcp", p.target)
 	if err != nil {
 		_ = c.Close()
 		return

@@ -56,7 +56,7 @@ func NewMySQLDSN(t testing.TB) string {
 			t.Errorf("testenv: drop %s: %v", cfg.DBName, err)
 			return
 		}
-		defer dbx.Close(db)
+		defer func() { _ = dbx.Close(db) }()
 		if err := db.Exec("DROP DATABASE IF EXISTS `" + cfg.DBName + "`").Error; err != nil {
 			t.Errorf("testenv: drop %s: %v", cfg.DBName, err)
 		}
@@ -90,7 +90,7 @@ func SQLite(t testing.TB) *gorm.DB {
 
 // Databases returns one fresh database of each kind the suite supports, by name, for
 // contract tests that must hold on all of them.
-func Databases(t *testing.T) map[string]func(t *testing.T) *gorm.DB {
+func Databases(_ *testing.T) map[string]func(t *testing.T) *gorm.DB {
 	return map[string]func(t *testing.T) *gorm.DB{
 		"mysql":  func(t *testing.T) *gorm.DB { return MySQL(t, 0) },
 		"sqlite": func(t *testing.T) *gorm.DB { return SQLite(t) },

@@ -5,13 +5,13 @@ import (
 	"time"
 )
 
-// This file holds the coordinator's public API types (DESIGN §7), shared by the
+// This file holds the coordinator's public API types (docs/design.md §7), shared by the
 // coordinator's server and the Go client that services use to start transactions.
 
 // TxStatus is the status of a global transaction.
 type TxStatus string
 
-// Global transaction statuses (DESIGN §4). CONFIRMED and CANCELLED are final.
+// Global transaction statuses (docs/design.md §4). CONFIRMED and CANCELLED are final.
 const (
 	TxTrying     TxStatus = "TRYING"
 	TxConfirming TxStatus = "CONFIRMING"

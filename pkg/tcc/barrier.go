@@ -31,7 +31,7 @@ func (barrierRow) TableName() string { return BarrierTable }
 // collide whatever the schema's default collation.
 func Migrate(ctx context.Context, db *gorm.DB) error {
 	var stmts []string
-	switch name := db.Dialector.Name(); name {
+	switch name := db.Name(); name {
 	case "mysql":
 		stmts = []string{`CREATE TABLE IF NOT EXISTS tcc_barrier (
   xid          VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
@@ -69,12 +69,18 @@ func Migrate(ctx context.Context, db *gorm.DB) error {
 type BusinessFunc func(tx *gorm.DB) error
 
 // Barrier guards the phases of a participant's branches against duplicate calls, empty
-// compensation and suspension (DESIGN §3). It is safe for concurrent use.
+// compensation and suspension (docs/design.md §3). It is safe for concurrent use.
 type Barrier struct {
 	db *gorm.DB
 }
 
 // NewBarrier returns a Barrier over db, whose schema must hold tcc_barrier (Migrate).
+//
+// On MySQL or MariaDB the connection must keep the driver's clientFoundRows off (its
+// default): the barrier tells a duplicate by an insert that affected no row, and with
+// clientFoundRows the server counts a found row as affected, so duplicates would apply
+// again. Sessions must also keep autocommit on and the isolation level at REPEATABLE
+// READ (the default) or READ COMMITTED.
 func NewBarrier(db *gorm.DB) *Barrier { return &Barrier{db: db} }
 
 // Run runs fn for b in one local transaction with the barrier rows, and says what

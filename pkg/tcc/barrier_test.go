@@ -7,11 +7,8 @@ import (
 	"testing"
 	"time"
 
-	mysqldrv "github.com/go-sql-driver/mysql"
 	"gorm.io/gorm"
 
-	"github.com/tccsuite/tccsuite/internal/dbx"
-	"github.com/tccsuite/tccsuite/internal/testenv"
 	"github.com/tccsuite/tccsuite/pkg/tcc"
 )
 
@@ -110,7 +107,7 @@ func purgeNow(t testing.TB, db *gorm.DB, xid string) {
 	}
 }
 
-// TestBarrierSequences drives every delivery sequence of DESIGN §3, and the ones a
+// TestBarrierSequences drives every delivery sequence of docs/design.md §3, and the ones a
 // confused coordinator or a purge in the middle can produce, and checks that each
 // business effect happened exactly once or not at all, with the right answer each time,
 // the pool moved accordingly (another order's reservation untouched), and the barrier
@@ -186,7 +183,7 @@ func TestBarrierSequences(t *testing.T) {
 	// Every pool starts with another order's reservation in held: a stray Confirm or
 	// Cancel would find it and move it.
 	const initialAvailable, otherHeld = 100, 10
-	for dbName, open := range testenv.Databases(t) {
+	for dbName, open := range databases() {
 		t.Run(dbName, func(t *testing.T) {
 			db := open(t)
 			migrateTest(t, db)
@@ -279,75 +276,8 @@ func TestBarrierSequences(t *testing.T) {
 	}
 }
 
-// TestBarrierDuplicatesWithClientFoundRows opens MariaDB through dbx.Open with a DSN
-// asking for clientFoundRows=true. With that flag the server reports a row that INSERT …
-// ON DUPLICATE KEY UPDATE found but left unchanged as 1 affected row, the barrier would
-// take every duplicate for a first call, and a duplicate Try or Confirm would apply
-// twice. dbx must normalise the flag away: each phase applies once, duplicates answer
-// duplicate, and the pool moves once.
-func TestBarrierDuplicatesWithClientFoundRows(t *testing.T) {
-	cfg, err := mysqldrv.ParseDSN(testenv.NewMySQLDSN(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.ClientFoundRows = true
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	db, err := dbx.Open(ctx, dbx.Config{MySQLDSN: cfg.FormatDSN(), MaxOpenConns: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = dbx.Close(db) })
-	migrateTest(t, db)
-	if err := db.AutoMigrate(&pool{}); err != nil {
-		t.Fatal(err)
-	}
-	b := tcc.NewBarrier(db)
-	for i, tc := range []struct {
-		phases []tcc.Phase
-		want   []tcc.Outcome
-		pool   pool
-	}{
-		{
-			[]tcc.Phase{tcc.PhaseTry, tcc.PhaseTry, tcc.PhaseConfirm, tcc.PhaseConfirm},
-			[]tcc.Outcome{tcc.OutcomeApplied, tcc.OutcomeDuplicate, tcc.OutcomeApplied, tcc.OutcomeDuplicate},
-			pool{Available: 100 - seqAmount, Held: 10, Spent: seqAmount},
-		},
-		{
-			[]tcc.Phase{tcc.PhaseTry, tcc.PhaseTry, tcc.PhaseCancel, tcc.PhaseCancel},
-			[]tcc.Outcome{tcc.OutcomeApplied, tcc.OutcomeDuplicate, tcc.OutcomeApplied, tcc.OutcomeDuplicate},
-			pool{Available: 100, Held: 10},
-		},
-	} {
-		xid, id := fmt.Sprintf("cfr-%d", i), i+1
-		if err := db.Create(&pool{ID: id, Available: 100, Held: 10}).Error; err != nil {
-			t.Fatal(err)
-		}
-		for j, ph := range tc.phases {
-			br := tcc.Branch{XID: xid, BranchID: "b1", Phase: ph}
-			out, err := b.Run(ctx, br, poolStep(id, br))
-			if err != nil || out != tc.want[j] {
-				t.Errorf("%s step %d (%s): %q, %v; want %q", xid, j, ph, out, err, tc.want[j])
-			}
-		}
-		for ph, n := range effects(t, db, xid) {
-			if n != 1 {
-				t.Errorf("%s: %s applied %d times, want once", xid, ph, n)
-			}
-		}
-		var p pool
-		if err := db.First(&p, id).Error; err != nil {
-			t.Fatal(err)
-		}
-		tc.pool.ID = id
-		if p != tc.pool {
-			t.Errorf("%s: pool %+v, want %+v", xid, p, tc.pool)
-		}
-	}
-}
-
 func TestBarrierExpiredTryTouchesNothing(t *testing.T) {
-	db := testenv.SQLite(t)
+	db := sqliteDB(t)
 	migrateTest(t, db)
 	b := tcc.NewBarrier(db)
 	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
@@ -366,7 +296,7 @@ func TestBarrierExpiredTryTouchesNothing(t *testing.T) {
 }
 
 func TestBarrierRejectsBadBranch(t *testing.T) {
-	db := testenv.SQLite(t)
+	db := sqliteDB(t)
 	migrateTest(t, db)
 	b := tcc.NewBarrier(db)
 	for _, br := range []tcc.Branch{

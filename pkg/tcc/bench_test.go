@@ -8,8 +8,8 @@ import (
 
 	"gorm.io/gorm"
 
-	"github.com/tccsuite/tccsuite/internal/testenv"
 	"github.com/tccsuite/tccsuite/pkg/tcc"
+	"github.com/tccsuite/tccsuite/pkg/tcc/internal/testenv"
 )
 
 // BenchmarkBarrierTry measures one barrier-guarded Try on MariaDB: the barrier insert and

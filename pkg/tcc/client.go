@@ -16,7 +16,7 @@ import (
 	"github.com/go-resty/resty/v2"
 )
 
-// Client is a typed client of the coordinator's API (DESIGN §7) for services that start
+// Client is a typed client of the coordinator's API (docs/design.md §7) for services that start
 // global transactions. It holds one pooled keep-alive HTTP client and copies the request
 // ID and trace context of each call's context (MetaFrom) onto the request. Given several
 // coordinators, it spreads calls over them and moves on to the next when one refuses the
@@ -124,10 +124,10 @@ func NewClient(baseURL string, opts ...ClientOption) (*Client, error) {
 	return c, nil
 }
 
-// HeaderWaitBudget, on a begin call, is how long the caller waits for the answer, in
-// milliseconds. The coordinator waits no longer than that for the decision or completion
-// (it answers what it has then: 503 UNDECIDED, or 202 with the transaction not yet
-// complete), so a caller never gives up on an answer under way.
+// HeaderWaitBudget is the header that, on a begin call, says how long the caller waits
+// for the answer, in milliseconds. The coordinator waits no longer than that for the
+// decision or completion (it answers what it has then: 503 UNDECIDED, or 202 with the
+// transaction not yet complete), so a caller never gives up on an answer under way.
 const HeaderWaitBudget = "X-TCC-Wait-Budget"
 
 // waitBudget is what Begin announces in HeaderWaitBudget: the call's remaining time (the
@@ -245,12 +245,14 @@ func (c *Client) Close() { c.r.GetClient().CloseIdleConnections() }
 // do runs one call, starting at the next coordinator in turn and moving on while one
 // provably did not take the call (connection refused, 503 NOT_READY).
 func (c *Client) do(build func() *resty.Request, method, path string, out any) error {
-	start := int(c.next.Add(1))
+	// The turn counter wraps around; reducing it modulo the number of coordinators in
+	// uint64 keeps the index in range on every platform.
+	start := c.next.Add(1) % uint64(len(c.bases))
 	var err error
 	for i := range c.bases {
 		last := i == len(c.bases)-1
 		var resp *resty.Response
-		resp, err = build().Execute(method, c.bases[(start+i)%len(c.bases)]+path)
+		resp, err = build().Execute(method, c.bases[(start+uint64(i))%uint64(len(c.bases))]+path)
 		if err != nil {
 			err = fmt.Errorf("tcc: %s %s: %w", method, path, err)
 			var op *net.OpError

@@ -125,7 +125,7 @@ func TestClient(t *testing.T) {
 func TestClientFailover(t *testing.T) {
 	type hits = atomic.Int64
 	serve := func(status int, code string, h *hits) *httptest.Server {
-		return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			h.Add(1)
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(status)

@@ -11,8 +11,8 @@ import (
 	"github.com/gin-gonic/gin"
 	"gorm.io/gorm"
 
-	"github.com/tccsuite/tccsuite/internal/testenv"
 	"github.com/tccsuite/tccsuite/pkg/tcc"
+	"github.com/tccsuite/tccsuite/pkg/tcc/internal/testenv"
 )
 
 // TestConcurrentTryCancelOnMySQL fires, for 200 branches at once, two Tries and two
@@ -124,7 +124,7 @@ func TestDeadlockIsRetryable(t *testing.T) {
 	// first pool, then locks its second: with opposite orders, InnoDB must pick a victim.
 	firstLocked := map[int]chan struct{}{1: make(chan struct{}), 2: make(chan struct{})}
 	var once sync.Map
-	lockBoth := func(ctx context.Context, tx *gorm.DB, b tcc.Branch, p lockPayload) error {
+	lockBoth := func(_ context.Context, tx *gorm.DB, _ tcc.Branch, p lockPayload) error {
 		if err := tx.Exec("UPDATE pools SET held = held + 1 WHERE id = ?", p.First).Error; err != nil {
 			return err
 		}

@@ -59,4 +59,14 @@
 //
 // The coordinator's API types (BeginRequest, Transaction, ...) also live here, with a Go
 // client for services that start global transactions.
+//
+// # The module
+//
+// The SDK is its own Go module, github.com/tccsuite/tccsuite/pkg/tcc, so that a service
+// importing it takes in gin, gorm, resty, the MySQL driver and the Prometheus client, and
+// nothing of the suite: no SQLite engine, etcd server, Kubernetes or compose library (a
+// test, TestSDKImportsStayLight, keeps it so). Its sub-packages jsonbody (the strict JSON
+// body reader of the adapter) and dberr (the database error classification behind 503
+// TCC_RETRY) are the ones the suite's services use too. The barrier works on any gorm
+// connection to MySQL, MariaDB or SQLite; the application picks and imports the driver.
 package tcc

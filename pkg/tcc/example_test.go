@@ -13,9 +13,10 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/glebarez/sqlite"
 	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
 
-	"github.com/tccsuite/tccsuite/internal/dbx"
 	"github.com/tccsuite/tccsuite/pkg/tcc"
 )
 
@@ -36,15 +37,29 @@ type freeze struct {
 // them and whose Cancel releases them, each inside the barrier's local transaction; then
 // a coordinator-signed Try and a duplicate of it.
 func Example() {
-	dir, _ := os.MkdirTemp("", "tcc-example")
-	defer os.RemoveAll(dir)
-	ctx := context.Background()
-	db, err := dbx.Open(ctx, dbx.Config{SQLitePath: filepath.Join(dir, "wallets.db")})
+	dir, err := os.MkdirTemp("", "tcc-example")
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	defer dbx.Close(db)
+	defer func() { _ = os.RemoveAll(dir) }()
+	ctx := context.Background()
+	// Any gorm database the barrier supports: here SQLite (pure Go), on one connection
+	// with an immediate write lock, so that concurrent phases queue instead of failing
+	// busy. On MySQL, keep the driver's clientFoundRows off (tcc.NewBarrier).
+	db, err := gorm.Open(sqlite.Open(filepath.Join(dir, "wallets.db")+"?_pragma=busy_timeout(10000)&_txlock=immediate"),
+		&gorm.Config{Logger: logger.Default.LogMode(logger.Silent)})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer func() { _ = sqlDB.Close() }()
+	sqlDB.SetMaxOpenConns(1)
 	_ = tcc.Migrate(ctx, db)
 	_ = db.AutoMigrate(&wallet{})
 	db.Create(&wallet{ID: "alice", Balance: 100})
@@ -54,7 +69,7 @@ func Example() {
 	p, _ := tcc.NewParticipant(tcc.ParticipantConfig{DB: db, Verifier: verifier, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 
 	move := func(from, to string) tcc.Handler[freeze] {
-		return func(ctx context.Context, tx *gorm.DB, b tcc.Branch, f freeze) error {
+		return func(_ context.Context, tx *gorm.DB, b tcc.Branch, f freeze) error {
 			res := tx.Model(&wallet{}).Where("id = ? AND "+from+" >= ?", f.Wallet, f.Amount).
 				Updates(map[string]any{from: gorm.Expr(from+" - ?", f.Amount), to: gorm.Expr(to+" + ?", f.Amount)})
 			if res.Error != nil {
@@ -83,7 +98,7 @@ func Example() {
 	signer, _ := tcc.NewSigner(key)
 	send := func(amount int64) string {
 		body := fmt.Sprintf(`{"wallet":"alice","amount":%d}`, amount)
-		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/tcc/freeze/try", strings.NewReader(body))
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/tcc/freeze/try", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set(tcc.HeaderXID, "xid-1")
 		req.Header.Set(tcc.HeaderBranchID, fmt.Sprint("b-", amount))
@@ -93,7 +108,7 @@ func Example() {
 		if err != nil {
 			return err.Error()
 		}
-		defer resp.Body.Close()
+		defer func() { _ = resp.Body.Close() }()
 		out, _ := io.ReadAll(resp.Body)
 		return fmt.Sprint(resp.StatusCode, " ", strings.TrimSpace(string(out)))
 	}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/tccsuite/tccsuite/internal/testenv"
 	"github.com/tccsuite/tccsuite/pkg/tcc"
 )
 
@@ -27,7 +26,7 @@ func FuzzPhaseCall(f *testing.F) {
 	f.Add("x1", "b1", "2099-01-01T00:00:00Z", "application/json", []byte(`{"pool":1,"amount":5}{"x":1}`))
 	f.Add("x1", "b1", "2099-01-01T00:00:00Z", "application/json", []byte("\xff\xfe"))
 
-	db := testenv.SQLite(f)
+	db := sqliteDB(f)
 	migrateTest(f, db)
 	if err := db.AutoMigrate(&pool{}); err != nil {
 		f.Fatal(err)
@@ -45,7 +44,7 @@ func FuzzPhaseCall(f *testing.F) {
 	}
 	allowed := map[int]bool{200: true, 400: true, 409: true, 413: true, 415: true}
 	f.Fuzz(func(t *testing.T, xid, branch, deadline, ctype string, body []byte) {
-		req := httptest.NewRequest(http.MethodPost, "/tcc/hold/try", bytes.NewReader(body))
+		req := httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/tcc/hold/try", bytes.NewReader(body))
 		req.Header.Set("Content-Type", ctype)
 		req.Header.Set(tcc.HeaderXID, xid)
 		req.Header.Set(tcc.HeaderBranchID, branch)

@@ -3,7 +3,7 @@ package tcc_test
 import (
 	"testing"
 
-	"github.com/tccsuite/tccsuite/internal/testenv"
+	"github.com/tccsuite/tccsuite/pkg/tcc/internal/testenv"
 )
 
 // TestMain fails the package if goroutines outlive the tests (testenv.Main).

@@ -12,8 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"gorm.io/gorm"
 
-	"github.com/tccsuite/tccsuite/internal/dbx"
-	"github.com/tccsuite/tccsuite/internal/jsonx"
+	"github.com/tccsuite/tccsuite/pkg/tcc/dberr"
+	"github.com/tccsuite/tccsuite/pkg/tcc/jsonbody"
 )
 
 // DefaultMaxBodyBytes bounds a phase call's body when the config sets no limit.
@@ -40,7 +40,7 @@ type ParticipantConfig struct {
 	Registerer prometheus.Registerer
 }
 
-// Participant serves the phase endpoints of a service's TCC actions (DESIGN §2).
+// Participant serves the phase endpoints of a service's TCC actions (docs/design.md §2).
 type Participant struct {
 	barrier  *Barrier
 	verifier *Verifier
@@ -153,11 +153,11 @@ func phaseHandler[P any](p *Participant, action string, phase Phase, h Handler[P
 
 func serve[P any](c *gin.Context, p *Participant, phase Phase, h Handler[P]) (Branch, Outcome, *callError) {
 	req := c.Request
-	body, err := jsonx.ReadBody(c.Writer, req, p.maxBody)
+	body, err := jsonbody.ReadBody(c.Writer, req, p.maxBody)
 	switch {
-	case errors.Is(err, jsonx.ErrMediaType):
+	case errors.Is(err, jsonbody.ErrMediaType):
 		return Branch{}, "", &callError{http.StatusUnsupportedMediaType, CodeUnsupportedMedia, "Content-Type must be application/json"}
-	case errors.Is(err, jsonx.ErrTooLarge):
+	case errors.Is(err, jsonbody.ErrTooLarge):
 		return Branch{}, "", &callError{http.StatusRequestEntityTooLarge, CodePayloadTooLarge, fmt.Sprintf("body over %d bytes", p.maxBody)}
 	case err != nil:
 		return Branch{}, "", &callError{http.StatusBadRequest, CodeBadPayload, "could not read the body"}
@@ -190,7 +190,7 @@ func serve[P any](c *gin.Context, p *Participant, phase Phase, h Handler[P]) (Br
 		return br, "", &callError{http.StatusConflict, CodeExpired, "the transaction's deadline has passed"}
 	}
 	var payload P
-	if err := jsonx.DecodeStrict(body, &payload); err != nil {
+	if err := jsonbody.DecodeStrict(body, &payload); err != nil {
 		return br, "", &callError{http.StatusBadRequest, CodeBadPayload, "the payload is not valid JSON for this action: " + err.Error()}
 	}
 	if v, ok := any(&payload).(Validator); ok {
@@ -240,7 +240,7 @@ func serve[P any](c *gin.Context, p *Participant, phase Phase, h Handler[P]) (Br
 	case errors.As(err, &rej):
 		log.Error("tcc: confirm/cancel refused for a business reason; this is a bug in the action", "code", rej.Code, "err", err)
 		return br, "", &callError{http.StatusInternalServerError, CodeInternal, "internal error"}
-	case dbx.IsRetryable(err):
+	case dberr.IsRetryable(err):
 		log.Warn("tcc: transient database conflict; the coordinator will call again", "err", err)
 		return br, "", &callError{http.StatusServiceUnavailable, CodeRetry, "transient conflict, call again"}
 	case errors.Is(ctx.Err(), context.Canceled):
@@ -251,7 +251,7 @@ func serve[P any](c *gin.Context, p *Participant, phase Phase, h Handler[P]) (Br
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || ctx.Err() != nil:
 		log.Warn("tcc: phase ran out of time; rolled back unless already committed", "err", err)
 		return br, "", &callError{http.StatusGatewayTimeout, CodeTimeout, "the call ran out of time; outcome unknown, call again"}
-	case dbx.IsUnavailable(err):
+	case dberr.IsUnavailable(err):
 		// The database could not be reached or went away: nothing committed (or a lost
 		// COMMIT answer, which the repeated call tells apart through the barrier).
 		log.Warn("tcc: database unavailable; the coordinator will call again", "err", err)

@@ -22,8 +22,6 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
 
-	"github.com/tccsuite/tccsuite/internal/dbx"
-	"github.com/tccsuite/tccsuite/internal/testenv"
 	"github.com/tccsuite/tccsuite/pkg/tcc"
 )
 
@@ -59,7 +57,7 @@ var errCompensateNothing = errors.New("cancel found nothing held: double compens
 func holdAction() tcc.Action[holdPayload] {
 	// step moves the amount from column from to column to, if from holds enough.
 	step := func(from, to string, refuse error) tcc.Handler[holdPayload] {
-		return func(ctx context.Context, tx *gorm.DB, b tcc.Branch, p holdPayload) error {
+		return func(_ context.Context, tx *gorm.DB, b tcc.Branch, p holdPayload) error {
 			res := tx.Model(&pool{}).Where("id = ? AND "+from+" >= ?", p.Pool, p.Amount).
 				Updates(map[string]any{
 					from: gorm.Expr(from+" - ?", p.Amount),
@@ -172,7 +170,7 @@ func (f *fixture) request(t testing.TB, c call) *http.Request {
 		c.action = "hold"
 	}
 	path := "/tcc/" + c.action + "/" + string(c.phase)
-	req, err := http.NewRequest(http.MethodPost, f.srv.URL+path, strings.NewReader(c.body))
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, f.srv.URL+path, strings.NewReader(c.body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +195,7 @@ func do(t testing.TB, req *http.Request) answer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	raw, _ := io.ReadAll(resp.Body)
 	a := answer{status: resp.StatusCode, header: resp.Header}
 	if resp.StatusCode == http.StatusOK {
@@ -233,7 +231,7 @@ func (f *fixture) barrierRows(t testing.TB) int64 {
 }
 
 func TestHandlerHappyPathAndOutcomes(t *testing.T) {
-	f := newFixture(t, testenv.SQLite(t), 100)
+	f := newFixture(t, sqliteDB(t), 100)
 	body := `{"pool":1,"amount":30}`
 	steps := []struct {
 		phase   tcc.Phase
@@ -275,7 +273,7 @@ func TestHandlerHappyPathAndOutcomes(t *testing.T) {
 // TestHandlerBadCalls: every malformed, unauthenticated or late call gets the right 4xx
 // with a JSON code, and changes nothing.
 func TestHandlerBadCalls(t *testing.T) {
-	f := newFixture(t, testenv.SQLite(t), 100)
+	f := newFixture(t, sqliteDB(t), 100)
 	good := call{xid: "x1", branch: "b1", phase: tcc.PhaseTry, body: `{"pool":1,"amount":10}`}
 	cases := []struct {
 		name   string
@@ -451,7 +449,7 @@ func TestHandlerBadCalls(t *testing.T) {
 // A Confirm or Cancel whose per-call deadline passed still runs: refusing could stall
 // the transaction forever under clock skew.
 func TestHandlerLateSecondPhaseRuns(t *testing.T) {
-	f := newFixture(t, testenv.SQLite(t), 100)
+	f := newFixture(t, sqliteDB(t), 100)
 	body := `{"pool":1,"amount":10}`
 	if a := do(t, f.request(t, call{xid: "x", branch: "b", phase: tcc.PhaseTry, body: body})); a.status != 200 {
 		t.Fatalf("try: %+v", a)
@@ -466,7 +464,7 @@ func TestHandlerLateSecondPhaseRuns(t *testing.T) {
 }
 
 func TestInsecureParticipantNeedsNoSignature(t *testing.T) {
-	db := testenv.SQLite(t)
+	db := sqliteDB(t)
 	migrateTest(t, db)
 	if _, err := tcc.NewParticipant(tcc.ParticipantConfig{DB: db}); err == nil {
 		t.Fatal("a participant with neither verifier nor Insecure was accepted")
@@ -482,7 +480,7 @@ func TestInsecureParticipantNeedsNoSignature(t *testing.T) {
 	if err := db.AutoMigrate(&pool{}); err != nil {
 		t.Fatal(err)
 	}
-	req := httptest.NewRequest(http.MethodPost, "/tcc/hold/cancel", bytes.NewBufferString(`{"pool":1,"amount":1}`))
+	req := httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/tcc/hold/cancel", bytes.NewBufferString(`{"pool":1,"amount":1}`))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(tcc.HeaderXID, "x")
 	req.Header.Set(tcc.HeaderBranchID, "b")
@@ -495,7 +493,7 @@ func TestInsecureParticipantNeedsNoSignature(t *testing.T) {
 }
 
 func TestMountRejectsIncompleteAction(t *testing.T) {
-	db := testenv.SQLite(t)
+	db := sqliteDB(t)
 	p, err := tcc.NewParticipant(tcc.ParticipantConfig{DB: db, Insecure: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -519,7 +517,7 @@ func TestMountRejectsIncompleteAction(t *testing.T) {
 // nothing (another order's reservation in the pool stays whole) and are logged at Error
 // level, since each means lost data or a coordinator bug.
 func TestHandlerSecondPhaseRefusals(t *testing.T) {
-	f := newFixture(t, testenv.SQLite(t), 100)
+	f := newFixture(t, sqliteDB(t), 100)
 	body := `{"pool":1,"amount":10}`
 	steps := []struct {
 		xid    string
@@ -568,14 +566,9 @@ func TestHandlerSecondPhaseRefusals(t *testing.T) {
 func TestHandlerDatabaseUnavailable(t *testing.T) {
 	// unreachable opens a pool on addr without pinging it: the first statement dials.
 	unreachable := func(t *testing.T, addr string) *gorm.DB {
-		dsn, err := dbx.NormalizeMySQLDSN("root@tcp(" + addr + ")/tcc?timeout=5s")
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg, err := mysqldrv.ParseDSN(dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
+		cfg := mysqldrv.NewConfig()
+		cfg.User, cfg.Net, cfg.Addr, cfg.DBName = "root", "tcp", addr, "tcc"
+		cfg.Timeout, cfg.ParseTime, cfg.InterpolateParams = 5*time.Second, true, true
 		cfg.Logger = &mysqldrv.NopLogger{} // the driver would print every failed handshake
 		conn, err := mysqldrv.NewConnector(cfg)
 		if err != nil {
@@ -595,16 +588,20 @@ func TestHandlerDatabaseUnavailable(t *testing.T) {
 		db   func(t *testing.T) *gorm.DB
 	}{
 		{"nothing listens", func(t *testing.T) *gorm.DB {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			var lc net.ListenConfig
+			ln, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
 			if err != nil {
 				t.Fatal(err)
 			}
 			addr := ln.Addr().String()
-			ln.Close() // the port is now closed: connections are refused
+			if err := ln.Close(); err != nil { // the port is now closed: connections are refused
+				t.Fatal(err)
+			}
 			return unreachable(t, addr)
 		}},
 		{"server hangs up", func(t *testing.T) *gorm.DB {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			var lc net.ListenConfig
+			ln, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -616,10 +613,10 @@ func TestHandlerDatabaseUnavailable(t *testing.T) {
 					if err != nil {
 						return
 					}
-					c.Close()
+					_ = c.Close()
 				}
 			}()
-			t.Cleanup(func() { ln.Close(); <-done })
+			t.Cleanup(func() { _ = ln.Close(); <-done })
 			return unreachable(t, ln.Addr().String())
 		}},
 	}

@@ -17,7 +17,7 @@ import (
 // context and, through RestyMiddleware, the next hop.
 func TestPropagation(t *testing.T) {
 	hop := make(chan http.Header, 1)
-	next := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	next := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		hop <- r.Header.Clone()
 	}))
 	defer next.Close()
@@ -38,7 +38,7 @@ func TestPropagation(t *testing.T) {
 			t.Error(err)
 		}
 	})
-	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/", nil)
 	req.Header.Set(tcc.HeaderRequestID, "req-1")
 	req.Header.Set(tcc.HeaderTraceParent, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
 	req.Header.Set(tcc.HeaderXID, "x-1")
@@ -66,7 +66,7 @@ func TestPropagateMakesRequestIDAndDropsJunk(t *testing.T) {
 	r.Use(tcc.Propagate())
 	var got tcc.Meta
 	r.GET("/", func(c *gin.Context) { got = tcc.MetaFrom(c.Request.Context()) })
-	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/", nil)
 	req.Header.Set(tcc.HeaderXID, "bad xid\x01")
 	req.Header.Set(tcc.HeaderDeadline, "not a time")
 	w := httptest.NewRecorder()

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Headers of the participant protocol (DESIGN §2). The coordinator sends them on every
+// Headers of the participant protocol (docs/design.md §2). The coordinator sends them on every
 // branch call and every hop propagates them.
 const (
 	HeaderXID         = "X-TCC-XID"
@@ -131,7 +131,7 @@ const (
 
 // Sentinel errors of the barrier.
 var (
-	// ErrSuspended: a Try found that its Cancel had already run (DESIGN §3); the Try did
+	// ErrSuspended: a Try found that its Cancel had already run (docs/design.md §3); the Try did
 	// nothing and never will.
 	ErrSuspended = errors.New("tcc: try arrived after its cancel")
 	// ErrExpired: the call arrived after its X-TCC-Deadline and did nothing.
@@ -182,7 +182,7 @@ type PhaseResult struct {
 	Outcome  Outcome `json:"outcome"`
 }
 
-// StatusClass is how a coordinator treats a participant's answer (DESIGN §2). It is
+// StatusClass is how a coordinator treats a participant's answer (docs/design.md §2). It is
 // decided by the status code alone, never by the body's text.
 type StatusClass int
 

@@ -7,14 +7,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tccsuite/tccsuite/internal/testenv"
 	"github.com/tccsuite/tccsuite/pkg/tcc"
 )
 
 // TestPurge: finished branches older than the retention go, all their rows at once;
 // open branches and young ones stay; several purgers at once are safe.
 func TestPurge(t *testing.T) {
-	for dbName, open := range testenv.Databases(t) {
+	for dbName, open := range databases() {
 		t.Run(dbName, func(t *testing.T) {
 			db := open(t)
 			migrateTest(t, db)

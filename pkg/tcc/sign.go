@@ -28,8 +28,8 @@ import (
 // doing anything again.
 const AuthScheme = "TCC-HMAC-SHA256"
 
-// ErrUnauthorized: the call is unsigned, badly signed, or its timestamp is outside the
-// allowed skew. Nothing was done.
+// ErrUnauthorized is the error of Verify when the call is unsigned, badly signed, or
+// its timestamp is outside the allowed skew. Nothing was done.
 var ErrUnauthorized = errors.New("tcc: unauthorized")
 
 // MinKeyLen is the shortest accepted HMAC key, in bytes.

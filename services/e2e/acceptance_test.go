@@ -8,7 +8,7 @@ import (
 )
 
 // Acceptance 1: confirmed, out of stock, insufficient funds, each moving (or not) every
-// counter as DESIGN §6 says.
+// counter as docs/design.md §6 says.
 func TestOrderLifecycle(t *testing.T) {
 	s := newSuite(t)
 	s.putStock("WIDGET", 250, 10)

@@ -25,9 +25,10 @@ import (
 	payment "github.com/tccsuite/tccsuite/services/payment/app"
 )
 
+// The test suite's own key and token, not credentials of anything.
 const (
 	hmacKey    = "e2e-hmac-key-0123456789abcdef"
-	adminToken = "e2e-admin-token"
+	adminToken = "e2e-admin-token" //nolint:gosec // G101: a test token
 )
 
 type suite struct {
@@ -72,7 +73,7 @@ func common(dsn string) platform.Common {
 
 func listen(t *testing.T, addr string) net.Listener {
 	t.Helper()
-	ln, err := net.Listen("tcp", addr)
+	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,8 +82,11 @@ func listen(t *testing.T, addr string) net.Listener {
 
 func freeAddr(t *testing.T) string {
 	ln := listen(t, "127.0.0.1:0")
-	defer ln.Close()
-	return ln.Addr().String()
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return addr
 }
 
 func newSuite(t *testing.T) *suite {
@@ -148,12 +152,16 @@ func (s *suite) startPayment(ln net.Listener) {
 func (s *suite) waitReady(url string) {
 	s.t.Helper()
 	s.eventually(60*time.Second, url+" ready", func() bool {
-		resp, err := s.client.Get(url + "/readyz")
+		req, err := http.NewRequestWithContext(s.t.Context(), http.MethodGet, url+"/readyz", nil)
 		if err != nil {
 			return false
 		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
+		resp, err := s.client.Do(req)
+		if err != nil {
+			return false
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
 	})
 }
 
@@ -174,7 +182,7 @@ func (s *suite) eventually(bound time.Duration, what string, cond func() bool) {
 
 func (s *suite) do(method, url, body string, hdr map[string]string) (int, map[string]any) {
 	s.t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	req, err := http.NewRequestWithContext(s.t.Context(), method, url, strings.NewReader(body))
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -188,7 +196,7 @@ func (s *suite) do(method, url, body string, hdr map[string]string) (int, map[st
 	if err != nil {
 		s.t.Fatalf("%s %s: %v", method, url, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	raw, _ := io.ReadAll(resp.Body)
 	var m map[string]any
 	if len(raw) > 0 && json.Unmarshal(raw, &m) != nil {
@@ -243,7 +251,7 @@ func expect(t *testing.T, what string, m map[string]any, want map[string]int64) 
 	}
 }
 
-// invariants checks DESIGN §6 at rest through the public API: stock conserved and
+// invariants checks docs/design.md §6 at rest through the public API: stock conserved and
 // nothing reserved, money conserved and nothing frozen, every CONFIRMED order has
 // exactly one capture of its amount, no order PENDING.
 func (s *suite) invariants(initialStock map[string]int64, initialMoney map[string]int64) (confirmed int) {

@@ -1,34 +1,18 @@
 // Command payment is the payment service: accounts, fund holds (the TCC action
 // "charge": freeze, capture, release) and the accounts REST API. Configuration: environment variables,
-// see the README.
+// see the README. "payment migrate [up|status]" applies or lists the schema versions and
+// exits.
 package main
 
 import (
-	"context"
-	"fmt"
-	"log/slog"
-	"os"
-	"os/signal"
-	"syscall"
-
+	"github.com/tccsuite/tccsuite/services/internal/platform"
 	"github.com/tccsuite/tccsuite/services/payment/app"
+	"github.com/tccsuite/tccsuite/services/payment/internal/store"
 )
 
 func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, log); err != nil {
-		log.Error("payment stopped", "err", err)
-		stop()
-		os.Exit(1)
-	}
-}
-
-func run(ctx context.Context, log *slog.Logger) error {
-	cfg, err := app.ConfigFromEnv(os.Getenv)
-	if err != nil {
-		return fmt.Errorf("config: %w", err)
-	}
-	return app.Run(ctx, cfg, log)
+	platform.Main(platform.Binary[app.Config]{
+		Name: "payment", Load: app.ConfigFromEnv, Run: app.Run, Schema: store.Schema,
+		Common: func(c app.Config) platform.Common { return c.Common },
+	})
 }

@@ -5,6 +5,7 @@
 package breaker
 
 import (
+	"strconv"
 	"sync"
 	"time"
 )
@@ -18,6 +19,19 @@ const (
 	Open
 	HalfOpen
 )
+
+// String is "closed", "open" or "half-open".
+func (s State) String() string {
+	switch s {
+	case Closed:
+		return "closed"
+	case Open:
+		return "open"
+	case HalfOpen:
+		return "half-open"
+	}
+	return "State(" + strconv.Itoa(int(s)) + ")"
+}
 
 // Breaker is safe for concurrent use.
 type Breaker struct {
@@ -34,7 +48,9 @@ type Breaker struct {
 }
 
 // New returns a closed breaker. threshold <= 0 disables it (always closed). onChange,
-// if not nil, is called (under no lock of the caller) on every state change.
+// if not nil, is called on every state change with the breaker's lock held, so the
+// changes are reported in the order they happen (a gauge set from it never ends on a
+// stale state); it must be quick and must not call the breaker.
 func New(threshold int, cooldown time.Duration, onChange func(State)) *Breaker {
 	return &Breaker{threshold: threshold, cooldown: cooldown, now: time.Now, onChange: onChange}
 }
@@ -103,6 +119,7 @@ func (b *Breaker) State() State {
 	return b.state
 }
 
+// setState changes the state and reports it; b.mu is held.
 func (b *Breaker) setState(s State) {
 	b.state = s
 	if b.onChange != nil {

@@ -59,3 +59,29 @@ func TestBreaker(t *testing.T) {
 		t.Fatal("disabled breaker opened")
 	}
 }
+
+// TestOnChangeUnderLock: onChange runs with the breaker's lock held (as New documents),
+// so concurrent changes are reported in the order they happen.
+func TestOnChangeUnderLock(t *testing.T) {
+	var b *Breaker
+	calls := 0
+	b = New(1, time.Hour, func(State) {
+		calls++
+		if b.mu.TryLock() {
+			b.mu.Unlock()
+			t.Error("onChange ran without the breaker's lock")
+		}
+	})
+	b.Failure()
+	if calls != 1 {
+		t.Fatalf("onChange called %d times, want 1", calls)
+	}
+}
+
+func TestStateString(t *testing.T) {
+	for s, want := range map[State]string{Closed: "closed", Open: "open", HalfOpen: "half-open", State(7): "State(7)"} {
+		if got := s.String(); got != want {
+			t.Errorf("%d.String() = %q, want %q", int(s), got, want)
+		}
+	}
+}

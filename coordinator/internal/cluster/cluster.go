@@ -1,4 +1,4 @@
-// Package cluster is the coordinator's membership in etcd (DESIGN §5): one
+// Package cluster is the coordinator's membership in etcd (docs/design.md §5): one
 // concurrency.Session per instance, the instance key /tccsuite/coordinators/{instance},
 // a leased worker number /tccsuite/workers/{n} for local ID generation, the set of live
 // owners for takeover, and business locks /tccsuite/locks/{key}.
@@ -22,7 +22,6 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
-	"go.uber.org/zap"
 
 	"github.com/tccsuite/tccsuite/coordinator/internal/idgen"
 )
@@ -46,22 +45,6 @@ var (
 	// is held is unknown. Not a refusal: the caller leaves the transaction undecided.
 	ErrUnavailable = errors.New("cluster: etcd unreachable")
 )
-
-// lockCheckTimeout bounds the check, at the end of a lock wait, that the key is really
-// held by another transaction.
-const lockCheckTimeout = time.Second
-
-// Config configures a Member.
-type Config struct {
-	Endpoints []string
-	Instance  string        // unique instance name
-	Advertise string        // address other instances and operators can reach
-	TTL       time.Duration // session lease TTL
-	Log       *slog.Logger
-	// Client, when set, is used instead of dialling Endpoints (tests); the Member does
-	// not close it.
-	Client *clientv3.Client
-}
 
 // Epoch is one session of a Member. Its Context ends the moment the lease is lost or
 // the Member closes.
@@ -110,13 +93,10 @@ type Member struct {
 	OnEpoch func(*Epoch)
 }
 
-// New dials etcd (unless cfg.Client is given). Call Start to join.
+// New validates cfg and dials etcd (unless cfg.Client is given). Call Start to join.
 func New(cfg Config) (*Member, error) {
-	if cfg.Instance == "" {
-		return nil, errors.New("cluster: instance name required")
-	}
-	if cfg.TTL < time.Second {
-		return nil, errors.New("cluster: lease TTL must be at least 1s")
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	m := &Member{cfg: cfg, cli: cfg.Client, log: cfg.Log, gen: idgen.New(), changed: make(chan struct{}), started: time.Now().UTC()}
 	if m.log == nil {
@@ -125,10 +105,10 @@ func New(cfg Config) (*Member, error) {
 	if m.cli == nil {
 		cli, err := clientv3.New(clientv3.Config{
 			Endpoints:            cfg.Endpoints,
-			DialTimeout:          5 * time.Second,
+			DialTimeout:          cfg.DialTimeout,
 			DialKeepAliveTime:    cfg.TTL,
 			DialKeepAliveTimeout: cfg.TTL,
-			Logger:               zap.NewNop(),
+			Logger:               zapToSlog(m.log.With("component", "etcd-client")),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("cluster: dial etcd: %w", err)
@@ -168,10 +148,10 @@ func (m *Member) loop(ctx context.Context, ep *Epoch) {
 		m.stale = append(m.stale, ep.Lease())
 		m.mu.Unlock()
 		m.setEpoch(nil)
-		backoff := 100 * time.Millisecond
+		backoff := m.cfg.RejoinBackoff
 		for {
 			var err error
-			jctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			jctx, cancel := context.WithTimeout(ctx, m.cfg.JoinTimeout)
 			ep, err = m.join(jctx)
 			cancel()
 			if err == nil {
@@ -188,7 +168,7 @@ func (m *Member) loop(ctx context.Context, ep *Epoch) {
 				return
 			case <-t.C:
 			}
-			backoff = min(backoff*2, 5*time.Second)
+			backoff = min(backoff*2, m.cfg.RejoinBackoffCap)
 		}
 		m.setEpoch(ep)
 		m.log.Info("etcd session re-joined", "owner", ep.Owner, "worker", ep.Worker)
@@ -301,7 +281,7 @@ func (m *Member) revokeStale(ctx context.Context) error {
 }
 
 func (m *Member) claimWorker(ctx context.Context, sess *concurrency.Session) (int, error) {
-	start := rand.IntN(idgen.MaxWorkers)
+	start := rand.IntN(idgen.MaxWorkers) //nolint:gosec // spreads the first probe over the worker numbers; guards nothing
 	for i := 0; i < idgen.MaxWorkers; i++ {
 		n := (start + i) % idgen.MaxWorkers
 		key := WorkersPrefix + strconv.Itoa(n)
@@ -427,7 +407,7 @@ func (m *Member) lockErr(ctx context.Context, ep *Epoch, k, xid string, err erro
 	if ctx.Err() == nil {
 		return fmt.Errorf("cluster: lock: %w: %w", ErrUnavailable, err)
 	}
-	cctx, cancel := context.WithTimeout(ep.ctx, lockCheckTimeout)
+	cctx, cancel := context.WithTimeout(ep.ctx, m.cfg.LockCheckTimeout)
 	defer cancel()
 	resp, gerr := m.cli.Get(cctx, k)
 	if ep.ctx.Err() != nil {

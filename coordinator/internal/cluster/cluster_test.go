@@ -14,7 +14,7 @@ import (
 
 func startMember(t *testing.T, endpoint, name string) *Member {
 	t.Helper()
-	m, err := New(Config{Endpoints: []string{endpoint}, Instance: name, Advertise: "127.0.0.1:1", TTL: 2 * time.Second})
+	m, err := New(testConfig(endpoint, name, 2*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}

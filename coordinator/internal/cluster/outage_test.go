@@ -12,7 +12,7 @@ import (
 
 func startMemberTTL(t *testing.T, endpoint, name string, ttl time.Duration) *Member {
 	t.Helper()
-	m, err := New(Config{Endpoints: []string{endpoint}, Instance: name, Advertise: "127.0.0.1:1", TTL: ttl})
+	m, err := New(testConfig(endpoint, name, ttl))
 	if err != nil {
 		t.Fatal(err)
 	}

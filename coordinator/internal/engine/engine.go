@@ -1,4 +1,4 @@
-// Package engine drives global transactions (DESIGN §4): it writes the begin, calls the
+// Package engine drives global transactions (docs/design.md §4): it writes the begin, calls the
 // Tries in parallel under the deadline, records the decision with a compare-and-set,
 // drives Confirm or Cancel until every branch has answered, and takes over what dead
 // coordinators left.
@@ -15,71 +15,38 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sort"
 	"strconv"
 	"sync"
 	"time"
 
-	"github.com/tccsuite/tccsuite/coordinator/internal/cluster"
 	"github.com/tccsuite/tccsuite/coordinator/internal/metrics"
 	"github.com/tccsuite/tccsuite/coordinator/internal/registry"
 	"github.com/tccsuite/tccsuite/coordinator/internal/store"
-	"github.com/tccsuite/tccsuite/internal/dbx"
 	"github.com/tccsuite/tccsuite/pkg/tcc"
 )
 
-// Errors of the engine, mapped to HTTP answers by the API.
-var (
-	// ErrNotReady: this instance holds no live etcd session (or is shutting down);
-	// nothing was stored. Try again, here or elsewhere.
-	ErrNotReady = errors.New("engine: not ready")
-	// ErrIdempotencyMismatch: the idempotency key was used with a different request.
-	ErrIdempotencyMismatch = errors.New("engine: idempotency key reused with a different request")
-	// ErrNotFound: no such transaction.
-	ErrNotFound = errors.New("engine: transaction not found")
-	// ErrOwnedElsewhere: a live coordinator drives this transaction; ask it.
-	ErrOwnedElsewhere = errors.New("engine: transaction driven by another live coordinator")
-	// ErrUnavailable: the database could not be reached (or was busy) and the call was
-	// not done; try again later. For a begin, the transaction may have been stored
-	// anyway if only the commit's answer was lost: it is then cancelled by recovery at
-	// its deadline, never run.
-	ErrUnavailable = errors.New("engine: database unavailable")
-)
-
-// storeErr wraps a store error, marking it ErrUnavailable when the database was
-// unreachable, busy, or did not answer in time.
-func storeErr(op string, err error) error {
-	if dbx.IsTransient(err) || errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("engine: %s: %w: %w", op, ErrUnavailable, err)
-	}
-	return fmt.Errorf("engine: %s: %w", op, err)
-}
-
-// CodeLocked is the refusal code of a transaction whose lock keys stayed held by another
-// transaction until its deadline.
-const CodeLocked = "LOCKED"
-
-// Config tunes the engine.
-type Config struct {
-	CallTimeout    time.Duration // one Confirm/Cancel call
-	RetryBase      time.Duration // first backoff of Confirm/Cancel retries
-	RetryCap       time.Duration // backoff cap
-	AttentionAfter int           // attempts of one branch's Confirm/Cancel before flagging
-	ScanInterval   time.Duration // recovery scan period
-	CompletionWait time.Duration // how long a begin waits beyond the deadline for completion
-	BatchWorkers   int           // parallel group-commit workers (1 for SQLite)
-	BatchMax       int           // most transactions per group commit
+// Deps are what an engine drives transactions with.
+type Deps struct {
+	Store      store.Store
+	Registry   *registry.Registry
+	Membership Membership
+	Metrics    *metrics.Metrics
+	Log        *slog.Logger
+	// Jitter, if set, replaces the uniform random jitter of the retry backoffs: it must
+	// answer a duration in [0, d). Simulations set it to make runs reproducible.
+	Jitter func(d time.Duration) time.Duration
 }
 
 // Engine drives transactions. It is safe for concurrent use.
 type Engine struct {
-	cfg Config
-	st  store.Store
-	reg *registry.Registry
-	mem *cluster.Member
-	m   *metrics.Metrics
-	log *slog.Logger
+	cfg    Config
+	st     store.Store
+	reg    *registry.Registry
+	mem    Membership
+	m      *metrics.Metrics
+	log    *slog.Logger
+	jitter func(time.Duration) time.Duration
 
 	begins  *batcher[*store.Transaction, error]
 	decides *batcher[store.Decision, store.DecideResult]
@@ -92,28 +59,39 @@ type Engine struct {
 	stopScan context.CancelFunc
 
 	mu      sync.Mutex
-	active  map[string]*run
+	active  map[string]*txRun
 	closing bool
 	runs    sync.WaitGroup
 }
 
-// New builds an engine and starts its writers and recovery scanner. Close stops it.
-func New(cfg Config, st store.Store, reg *registry.Registry, mem *cluster.Member, m *metrics.Metrics, log *slog.Logger) *Engine {
-	if cfg.BatchWorkers <= 0 {
-		cfg.BatchWorkers = 1
+// New validates cfg, builds an engine and starts its writers and recovery scanner.
+// Close stops it. Every field of d but Jitter is required.
+func New(cfg Config, d Deps) (*Engine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
-	if cfg.BatchMax <= 0 {
-		cfg.BatchMax = 128
+	if d.Store == nil || d.Registry == nil || d.Membership == nil || d.Metrics == nil || d.Log == nil {
+		return nil, errors.New("engine: Store, Registry, Membership, Metrics and Log are required")
 	}
-	e := &Engine{cfg: cfg, st: st, reg: reg, mem: mem, m: m, log: log, active: map[string]*run{}, scanKick: make(chan struct{}, 1), scanDone: make(chan struct{})}
-	e.begins = newBatcher(cfg.BatchWorkers, cfg.BatchMax, m.BatchSize.WithLabelValues("begin"), st.Begin)
-	e.decides = newBatcher(cfg.BatchWorkers, cfg.BatchMax, m.BatchSize.WithLabelValues("decide"), st.Decide)
+	if d.Jitter == nil {
+		d.Jitter = uniformJitter
+	}
+	e := &Engine{
+		cfg: cfg, st: d.Store, reg: d.Registry, mem: d.Membership, m: d.Metrics, log: d.Log, jitter: d.Jitter,
+		active: map[string]*txRun{}, scanKick: make(chan struct{}, 1), scanDone: make(chan struct{}),
+	}
+	m := d.Metrics
+	e.begins = newBatcher(cfg.BatchWorkers, cfg.BatchMax, m.BatchSize.WithLabelValues("begin"), d.Store.Begin)
+	e.decides = newBatcher(cfg.BatchWorkers, cfg.BatchMax, m.BatchSize.WithLabelValues("decide"), d.Store.Decide)
 	e.stopCtx, e.stopRuns = context.WithCancel(context.Background())
-	e.results = newWriter(st, log, m.BatchSize.WithLabelValues("results"), m.StoreErrors.WithLabelValues("results"), e.fence, e.stopCtx.Done())
+	e.results = newWriter(writerDeps{
+		store: d.Store, log: d.Log, size: m.BatchSize.WithLabelValues("results"), failures: m.StoreErrors.WithLabelValues("results"),
+		onFenced: e.fence, stop: e.stopCtx.Done(), jitter: d.Jitter,
+	})
 	scanCtx, stopScan := context.WithCancel(context.Background())
 	e.stopScan = stopScan
 	go e.scanLoop(scanCtx)
-	return e
+	return e, nil
 }
 
 // fence stops the run of xid under owner, if any: a write fenced by owner found the row
@@ -121,14 +99,6 @@ func New(cfg Config, st store.Store, reg *registry.Registry, mem *cluster.Member
 func (e *Engine) fence(xid, owner string) {
 	if r := e.lookup(xid); r != nil && r.owner == owner {
 		r.fenced()
-	}
-}
-
-// KickScan asks the recovery scanner to run now (e.g. on a new etcd epoch).
-func (e *Engine) KickScan() {
-	select {
-	case e.scanKick <- struct{}{}:
-	default:
 	}
 }
 
@@ -165,7 +135,7 @@ func (e *Engine) Begin(ctx context.Context, in BeginInput) (BeginOutcome, error)
 	}
 	now := time.Now().UTC()
 	tx := &store.Transaction{
-		XID: xid, Status: tcc.TxTrying, Owner: ep.Owner, Deadline: now.Add(in.Timeout),
+		XID: xid, Status: tcc.TxTrying, Owner: ep.Owner(), Deadline: now.Add(in.Timeout),
 		TimeoutMS: in.Timeout.Milliseconds(), LockKeys: in.Req.LockKeys,
 		IdempotencyKey: in.IdempotencyKey, RequestHash: in.RequestHash, RequestID: in.Meta.RequestID,
 		CreatedAt: now,
@@ -197,7 +167,7 @@ func (e *Engine) Begin(ctx context.Context, in BeginInput) (BeginOutcome, error)
 }
 
 // view answers r's state: from memory while this instance drives it, else the store.
-func (e *Engine) view(r *run) *tcc.Transaction {
+func (e *Engine) view(r *txRun) *tcc.Transaction {
 	if r.abandoned() {
 		if t, err := e.Get(context.Background(), r.xid); err == nil {
 			return t
@@ -302,7 +272,7 @@ func (e *Engine) Retry(ctx context.Context, xid string) (*tcc.Transaction, error
 	if err != nil {
 		return nil, ErrNotReady
 	}
-	if t.Owner != ep.Owner {
+	if t.Owner != ep.Owner() {
 		live, err := e.mem.LiveOwners(ctx)
 		if err != nil {
 			return nil, ErrNotReady
@@ -310,7 +280,7 @@ func (e *Engine) Retry(ctx context.Context, xid string) (*tcc.Transaction, error
 		if live[t.Owner] {
 			return nil, ErrOwnedElsewhere
 		}
-		ok, err := e.st.Claim(ctx, xid, t.Owner, ep.Owner)
+		ok, err := e.st.Claim(ctx, xid, t.Owner, ep.Owner())
 		if err != nil {
 			return nil, storeErr("retry: claim", err)
 		}
@@ -318,7 +288,7 @@ func (e *Engine) Retry(ctx context.Context, xid string) (*tcc.Transaction, error
 			return nil, ErrOwnedElsewhere
 		}
 		e.m.Takeovers.Inc()
-		t.Owner = ep.Owner
+		t.Owner = ep.Owner()
 	}
 	if r := e.adopt(ep, t); r != nil {
 		return r.snapshot(), nil
@@ -326,7 +296,7 @@ func (e *Engine) Retry(ctx context.Context, xid string) (*tcc.Transaction, error
 	return e.Get(ctx, xid)
 }
 
-func (e *Engine) lookup(xid string) *run {
+func (e *Engine) lookup(xid string) *txRun {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.active[xid]
@@ -334,7 +304,7 @@ func (e *Engine) lookup(xid string) *run {
 
 // register adds r to the active map; false if the engine is closing or r's XID is
 // already driven here.
-func (e *Engine) register(r *run) bool {
+func (e *Engine) register(r *txRun) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closing {
@@ -351,7 +321,7 @@ func (e *Engine) register(r *run) bool {
 
 // unregister removes r (if it is still the active run of its XID). ended reports that
 // its goroutine (if any) has returned.
-func (e *Engine) unregister(r *run, ended bool) {
+func (e *Engine) unregister(r *txRun, ended bool) {
 	e.mu.Lock()
 	if e.active[r.xid] == r {
 		delete(e.active, r.xid)
@@ -364,7 +334,7 @@ func (e *Engine) unregister(r *run, ended bool) {
 }
 
 // adopt starts driving a recovered transaction, unless it is already driven here.
-func (e *Engine) adopt(ep *cluster.Epoch, t *store.Transaction) *run {
+func (e *Engine) adopt(ep Epoch, t *store.Transaction) *txRun {
 	r := e.newRun(ep, t, tcc.Meta{RequestID: t.RequestID})
 	if !e.register(r) {
 		return nil
@@ -398,108 +368,6 @@ func (e *Engine) Close(grace time.Duration) {
 	e.begins.close()
 	e.decides.close()
 	e.results.close()
-}
-
-// scanLoop runs recovery every ScanInterval, and when kicked.
-func (e *Engine) scanLoop(ctx context.Context) {
-	defer close(e.scanDone)
-	t := time.NewTicker(e.cfg.ScanInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-e.scanKick:
-		}
-		if err := e.Scan(ctx); err != nil && ctx.Err() == nil {
-			e.log.Warn("recovery scan failed", "err", err)
-		}
-	}
-}
-
-// Scan takes over the unfinished transactions of dead owners (a conditional update per
-// row: of several scanners, one wins each) and resumes this instance's own unfinished
-// transactions that nothing drives (e.g. after a lost asynchronous write).
-//
-// An owner is judged dead on a membership snapshot taken after the page of rows was
-// read: an owner registers before it writes any row and a lost owner tag never comes
-// back, so every owner of a row on the page that is live when it is claimed appears in
-// that snapshot (a snapshot taken before the page could miss an instance that joined
-// meanwhile, and its rows would be claimed from under it). A database or etcd error
-// ends the scan; the next one (every ScanInterval) starts over.
-func (e *Engine) Scan(ctx context.Context) error {
-	ep, err := e.mem.Epoch()
-	if err != nil {
-		return nil
-	}
-	after := ""
-	for {
-		hs, err := e.st.Unfinished(ctx, after, 500)
-		if err != nil {
-			return err
-		}
-		live, err := e.mem.LiveOwners(ctx)
-		if err != nil {
-			return err
-		}
-		if !live[ep.Owner] {
-			return nil // our own key is not visible yet (or any more): do not judge others
-		}
-		for _, h := range hs {
-			if ctx.Err() != nil || ep.Context().Err() != nil {
-				return nil
-			}
-			if e.lookup(h.XID) != nil {
-				continue
-			}
-			switch {
-			case h.Owner == ep.Owner:
-				// Ours but not driven: resume, except a TRYING one still within its
-				// deadline, which may be a begin racing with this scan.
-				if h.Status == tcc.TxTrying && time.Now().Before(h.Deadline) {
-					continue
-				}
-			case live[h.Owner]:
-				continue
-			default:
-				ok, err := e.st.Claim(ctx, h.XID, h.Owner, ep.Owner)
-				if err != nil {
-					return err
-				}
-				if !ok {
-					continue
-				}
-				e.m.Takeovers.Inc()
-				e.log.Info("took over a transaction of a dead coordinator", "xid", h.XID, "from", h.Owner, "status", string(h.Status))
-			}
-			t, err := e.st.Get(ctx, h.XID)
-			if err != nil {
-				return err
-			}
-			if t.Status.Final() || t.Owner != ep.Owner {
-				continue
-			}
-			e.adopt(ep, t)
-		}
-		if len(hs) < 500 {
-			return nil
-		}
-		after = hs[len(hs)-1].XID
-	}
-}
-
-// backoff is the full-jitter delay before retry number attempt (1-based).
-func (e *Engine) backoff(attempt int) time.Duration {
-	d := e.cfg.RetryBase
-	for i := 1; i < attempt && d < e.cfg.RetryCap; i++ {
-		d *= 2
-	}
-	d = min(d, e.cfg.RetryCap)
-	if d <= 0 {
-		return 0
-	}
-	return rand.N(d) + time.Millisecond
 }
 
 func toAPI(t *store.Transaction) *tcc.Transaction {

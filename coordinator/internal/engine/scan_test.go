@@ -2,7 +2,6 @@ package engine_test
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"sync"
 	"testing"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/tccsuite/tccsuite/coordinator/internal/cluster"
 	"github.com/tccsuite/tccsuite/coordinator/internal/engine"
+	"github.com/tccsuite/tccsuite/coordinator/internal/engine/etcdmembership"
 	"github.com/tccsuite/tccsuite/coordinator/internal/metrics"
 	"github.com/tccsuite/tccsuite/coordinator/internal/registry"
 	"github.com/tccsuite/tccsuite/coordinator/internal/store"
@@ -33,7 +33,9 @@ func (s *pausingStore) Unfinished(ctx context.Context, after string, limit int) 
 
 func member(t *testing.T, endpoint, name string) *cluster.Member {
 	t.Helper()
-	m, err := cluster.New(cluster.Config{Endpoints: []string{endpoint}, Instance: name, Advertise: "127.0.0.1:1", TTL: 2 * time.Second})
+	cfg := cluster.DefaultConfig()
+	cfg.Endpoints, cfg.Instance, cfg.Advertise, cfg.TTL = []string{endpoint}, name, "127.0.0.1:1", 2*time.Second
+	m, err := cluster.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,10 +101,14 @@ func TestScanJudgesOwnersAfterReadingRows(t *testing.T) {
 			t.Error(errs[0])
 		}
 	}}
-	e := engine.New(engine.Config{
-		CallTimeout: time.Second, RetryBase: 10 * time.Millisecond, RetryCap: 100 * time.Millisecond, AttentionAfter: 3,
-		ScanInterval: time.Hour, CompletionWait: time.Second,
-	}, ps, reg, scanner, metrics.New(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	cfg := engine.DefaultConfig()
+	cfg.ScanInterval = time.Hour
+	e, err := engine.New(cfg, engine.Deps{
+		Store: ps, Registry: reg, Membership: etcdmembership.New(scanner), Metrics: metrics.New(), Log: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer e.Close(5 * time.Second)
 	if err := e.Scan(ctx); err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/tccsuite/tccsuite/coordinator/internal/registry"
+	"github.com/tccsuite/tccsuite/internal/httpx"
 	"github.com/tccsuite/tccsuite/pkg/tcc"
 )
 
@@ -42,13 +43,13 @@ func FuzzParseBegin(f *testing.F) {
 	f.Fuzz(func(t *testing.T, ctype, idemKey string, body []byte) {
 		w := httptest.NewRecorder()
 		c, _ := gin.CreateTestContext(w)
-		c.Request = httptest.NewRequest(http.MethodPost, "/v1/transactions", bytes.NewReader(body))
+		c.Request = httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/v1/transactions", bytes.NewReader(body))
 		c.Request.Header.Set("Content-Type", ctype)
 		c.Request.Header.Set("Idempotency-Key", idemKey)
 		in, err := h.parseBegin(c)
 		if err != nil {
-			var ae *apiError
-			if !errors.As(err, &ae) || ae.status < 400 || ae.status > 499 || ae.code == "" {
+			var ae *httpx.Error
+			if !errors.As(err, &ae) || ae.Status < 400 || ae.Status > 499 || ae.Code == "" {
 				t.Fatalf("refusal %v is not a 4xx with a code", err)
 			}
 			return

@@ -91,7 +91,7 @@ func (g *Generator) Next() (string, error) {
 			g.seq = 0
 		}
 	}
-	id := uint64(g.lastMS)<<(WorkerBits+SeqBits) | uint64(g.worker)<<SeqBits | uint64(g.seq)
+	id := uint64(g.lastMS)<<(WorkerBits+SeqBits) | uint64(g.worker)<<SeqBits | uint64(g.seq) //nolint:gosec // lastMS is milliseconds since the epoch (positive), worker and seq are bounded by their bits
 	return Format(id), nil
 }
 

@@ -5,12 +5,16 @@ package metrics
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/tccsuite/tccsuite/internal/httpx"
 )
 
 // Metrics are the coordinator's instruments.
 type Metrics struct {
+	// Registry holds every instrument, the Go and process collectors included.
 	Registry *prometheus.Registry
+	// HTTP are the API's request instruments (the shared HTTP seam's).
+	HTTP *httpx.Metrics
 	// Transactions counts transactions entering each status (TRYING at begin, the
 	// decision, the final status).
 	Transactions *prometheus.CounterVec
@@ -44,13 +48,15 @@ type Metrics struct {
 	StoreErrors *prometheus.CounterVec
 }
 
-// New creates the instruments on a fresh registry, with the Go and process collectors.
+// New creates the instruments on a fresh registry, with the Go and process collectors
+// and the HTTP instruments of service "coordinator".
 func New() *Metrics {
-	r := prometheus.NewRegistry()
-	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	h := httpx.NewMetrics("coordinator")
+	r := h.Registry
 	lat := []float64{.001, .002, .005, .01, .02, .05, .1, .2, .5, 1, 2, 5, 10, 30}
 	m := &Metrics{
 		Registry: r,
+		HTTP:     h,
 		Transactions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tcc_coordinator_transactions_total", Help: "Global transactions entering each status.",
 		}, []string{"status"}),

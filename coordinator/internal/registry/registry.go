@@ -1,5 +1,5 @@
 // Package registry knows the participants the operator configured (name → base URL) and
-// makes the signed protocol calls to them (DESIGN §2). A branch names a participant and
+// makes the signed protocol calls to them (docs/design.md §2). A branch names a participant and
 // an action, never an address, so no client can make the coordinator call anywhere else;
 // redirects are not followed for the same reason.
 package registry
@@ -12,9 +12,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-resty/resty/v2"
 
@@ -110,16 +110,6 @@ func (r *Registry) Get(name string) (*Participant, bool) {
 	return p, ok
 }
 
-// Names lists the participants, sorted.
-func (r *Registry) Names() []string {
-	out := make([]string, 0, len(r.byName))
-	for n := range r.byName {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
-}
-
 // Close drops idle connections.
 func (r *Registry) Close() {
 	for _, p := range r.byName {
@@ -202,9 +192,14 @@ func (p *Participant) Do(ctx context.Context, c Call) Result {
 	return res
 }
 
+// truncate cuts s to at most n bytes, on a rune boundary (a participant's message may
+// be any UTF-8).
 func truncate(s string, n int) string {
-	if len(s) > n {
-		return strings.ToValidUTF8(s[:n], "")
+	if len(s) <= n {
+		return s
 	}
-	return s
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }

@@ -17,7 +17,7 @@ import (
 var key = []byte("registry-test-key-0123456789")
 
 func TestNewRefusesWhatItShouldNotCall(t *testing.T) {
-	for name, raw := range map[string]string{
+	for name, raw := range map[string]string{ //nolint:gosec // G101: URLs with credentials are among the inputs checked to be refused
 		"p1":                                  "ftp://host/x",
 		"p2":                                  "http://user:pw@host",
 		"p3":                                  "http://host/?a=1",
@@ -49,7 +49,7 @@ func TestNewRefusesWhatItShouldNotCall(t *testing.T) {
 // configured).
 func TestDoSignsClassifiesAndNeverFollowsRedirects(t *testing.T) {
 	var elsewhere atomic.Int64
-	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { elsewhere.Add(1) }))
+	other := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { elsewhere.Add(1) }))
 	defer other.Close()
 	v, err := tcc.NewVerifier(time.Minute, key)
 	if err != nil {

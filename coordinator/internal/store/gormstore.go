@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strings"
 	"time"
@@ -13,60 +14,29 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/tccsuite/tccsuite/internal/migrate"
 	"github.com/tccsuite/tccsuite/pkg/tcc"
 )
 
-// Table names (DESIGN §1).
+// Table names (docs/design.md §1).
 const (
 	GlobalTable = "global_transactions"
 	BranchTable = "branch_transactions"
 )
 
-// GormStore implements Store on a gorm database: MySQL/MariaDB or SQLite. Use NewMySQL
-// or NewSQLite, which check the dialect.
+// GormStore implements Store on a gorm database: MySQL/MariaDB or SQLite.
 type GormStore struct {
-	db      *gorm.DB
-	dialect string
+	db *gorm.DB
 }
 
-// MySQLStore and SQLiteStore are the two supported kinds of GormStore.
-type (
-	MySQLStore  struct{ *GormStore }
-	SQLiteStore struct{ *GormStore }
-)
+var _ Store = (*GormStore)(nil)
 
-var (
-	_ Store = (*GormStore)(nil)
-	_ Store = MySQLStore{}
-	_ Store = SQLiteStore{}
-)
-
-// NewMySQL returns a store on a MySQL/MariaDB database opened with dbx.Open.
-func NewMySQL(db *gorm.DB) (MySQLStore, error) {
-	if n := db.Dialector.Name(); n != "mysql" {
-		return MySQLStore{}, fmt.Errorf("store: NewMySQL on a %q database", n)
-	}
-	return MySQLStore{&GormStore{db: db, dialect: "mysql"}}, nil
-}
-
-// NewSQLite returns a store on an SQLite database opened with dbx.Open.
-func NewSQLite(db *gorm.DB) (SQLiteStore, error) {
-	if n := db.Dialector.Name(); n != "sqlite" {
-		return SQLiteStore{}, fmt.Errorf("store: NewSQLite on a %q database", n)
-	}
-	return SQLiteStore{&GormStore{db: db, dialect: "sqlite"}}, nil
-}
-
-// New picks the implementation matching db's dialect.
+// New returns the store on db, a MySQL/MariaDB or SQLite database opened with dbx.Open.
 func New(db *gorm.DB) (Store, error) {
-	switch db.Dialector.Name() {
-	case "mysql":
-		return NewMySQL(db)
-	case "sqlite":
-		return NewSQLite(db)
-	default:
-		return nil, fmt.Errorf("store: unsupported database %q", db.Dialector.Name())
+	if err := migrate.Supported(db); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
 	}
+	return &GormStore{db: db}, nil
 }
 
 type globalRow struct {
@@ -104,80 +74,11 @@ func (branchRow) TableName() string { return BranchTable }
 
 var unfinished = []string{string(tcc.TxTrying), string(tcc.TxConfirming), string(tcc.TxCancelling)}
 
-// Migrate creates the tables if they do not exist.
+// Migrate brings the schema to its newest version (Schema; see migrate.Up): idempotent,
+// and safe while other coordinators start on the same database.
 func (s *GormStore) Migrate(ctx context.Context) error {
-	var stmts []string
-	if s.dialect == "mysql" {
-		stmts = []string{`CREATE TABLE IF NOT EXISTS global_transactions (
-  xid        VARCHAR(64)  CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
-  status     VARCHAR(16)  CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
-  owner      VARCHAR(200) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
-  deadline   DATETIME(3) NOT NULL,
-  timeout_ms BIGINT NOT NULL,
-  lock_keys  TEXT NOT NULL,
-  idem_key   VARCHAR(128) CHARACTER SET ascii COLLATE ascii_bin NULL,
-  idem_hash  VARCHAR(64)  CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
-  request_id VARCHAR(128) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
-  refusal    TEXT NOT NULL,
-  attention  TINYINT(1) NOT NULL DEFAULT 0,
-  created_at DATETIME(3) NOT NULL,
-  updated_at DATETIME(3) NOT NULL,
-  PRIMARY KEY (xid),
-  UNIQUE KEY uk_gtx_idem (idem_key),
-  KEY idx_gtx_status (status, xid),
-  KEY idx_gtx_attention (attention, xid)
-) ENGINE=InnoDB`, `CREATE TABLE IF NOT EXISTS branch_transactions (
-  xid         VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
-  branch_id   VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
-  seq         INT NOT NULL,
-  participant VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
-  action      VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
-  payload     MEDIUMBLOB NOT NULL,
-  status      VARCHAR(16) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
-  attempts    INT NOT NULL,
-  last_error  VARCHAR(512) NOT NULL,
-  updated_at  DATETIME(3) NOT NULL,
-  PRIMARY KEY (xid, branch_id)
-) ENGINE=InnoDB`}
-	} else {
-		stmts = []string{`CREATE TABLE IF NOT EXISTS global_transactions (
-  xid        TEXT NOT NULL PRIMARY KEY,
-  status     TEXT NOT NULL,
-  owner      TEXT NOT NULL,
-  deadline   DATETIME NOT NULL,
-  timeout_ms INTEGER NOT NULL,
-  lock_keys  TEXT NOT NULL,
-  idem_key   TEXT NULL,
-  idem_hash  TEXT NOT NULL,
-  request_id TEXT NOT NULL,
-  refusal    TEXT NOT NULL,
-  attention  INTEGER NOT NULL DEFAULT 0,
-  created_at DATETIME NOT NULL,
-  updated_at DATETIME NOT NULL
-) WITHOUT ROWID`,
-			`CREATE UNIQUE INDEX IF NOT EXISTS uk_gtx_idem ON global_transactions (idem_key)`,
-			`CREATE INDEX IF NOT EXISTS idx_gtx_status ON global_transactions (status, xid)`,
-			`CREATE INDEX IF NOT EXISTS idx_gtx_attention ON global_transactions (attention, xid)`,
-			`CREATE TABLE IF NOT EXISTS branch_transactions (
-  xid         TEXT NOT NULL,
-  branch_id   TEXT NOT NULL,
-  seq         INTEGER NOT NULL,
-  participant TEXT NOT NULL,
-  action      TEXT NOT NULL,
-  payload     BLOB NOT NULL,
-  status      TEXT NOT NULL,
-  attempts    INTEGER NOT NULL,
-  last_error  TEXT NOT NULL,
-  updated_at  DATETIME NOT NULL,
-  PRIMARY KEY (xid, branch_id)
-) WITHOUT ROWID`}
-	}
-	for _, q := range stmts {
-		if err := s.db.WithContext(ctx).Exec(q).Error; err != nil {
-			return fmt.Errorf("store: migrate: %w", err)
-		}
-	}
-	return nil
+	_, err := migrate.Up(ctx, s.db, Schema, slog.Default())
+	return err
 }
 
 // Ping checks the database.

@@ -1,5 +1,5 @@
 // Package store is the coordinator's durable state: one row per global transaction and
-// one per branch (DESIGN §4). The Store interface is the seam; GormStore implements it
+// one per branch (docs/design.md §4). The Store interface is the seam; GormStore implements it
 // on MySQL (MariaDB) and on the embedded SQLite of the quick start, and one contract
 // test suite runs against both.
 //
@@ -67,7 +67,7 @@ type Header struct {
 	Deadline time.Time
 }
 
-// Decision is a compare-and-set of a transaction's status out of TRYING (DESIGN §4).
+// Decision is a compare-and-set of a transaction's status out of TRYING (docs/design.md §4).
 // It wins only if the row is still TRYING and still owned by Owner, so a coordinator
 // whose row was taken over can no longer decide (fencing).
 type Decision struct {
@@ -135,7 +135,8 @@ type ListFilter struct {
 
 // Store is the coordinator's durable state. Implementations are safe for concurrent use.
 type Store interface {
-	// Migrate creates the tables if missing; idempotent, safe from several instances.
+	// Migrate brings the schema to its newest version (Schema): idempotent, and safe while
+	// other instances run it on the same database.
 	Migrate(ctx context.Context) error
 	// Ping checks the database is reachable.
 	Ping(ctx context.Context) error

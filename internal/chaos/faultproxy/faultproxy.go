@@ -65,19 +65,22 @@ type Proxy struct {
 }
 
 // New listens on addr ("127.0.0.1:0" for a free port) and forwards to upstream (e.g.
-// "http://127.0.0.1:8081").
-func New(addr, upstream string, rates Rates, seed uint64) (*Proxy, error) {
+// "http://127.0.0.1:8081") until Close. ctx bounds the listen only. The same seed and
+// the same sequence of requests draw the same faults.
+func New(ctx context.Context, addr, upstream string, rates Rates, seed uint64) (*Proxy, error) {
 	if err := rates.Validate(); err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", addr)
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("faultproxy: listen: %w", err)
 	}
+	//nolint:gosec // G404: seeded on purpose, so that a seed repeats a run's faults; nothing secret is drawn
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	p := &Proxy{
 		upstream: upstream,
 		ln:       ln,
-		rng:      rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		rng:      rng,
 		rates:    rates,
 		client: &http.Client{Transport: &http.Transport{
 			MaxIdleConnsPerHost: 256,
@@ -139,16 +142,17 @@ func (p *Proxy) draw() (string, time.Duration) {
 	case x < r.Refuse+r.LoseAnswer+r.Duplicate:
 		return KindDuplicate, 0
 	case x < r.Refuse+r.LoseAnswer+r.Duplicate+r.Latency:
-		max := r.MaxLatency
-		if max <= 0 {
-			max = 200 * time.Millisecond
+		maxLatency := r.MaxLatency
+		if maxLatency <= 0 {
+			maxLatency = 200 * time.Millisecond
 		}
-		return KindLatency, time.Duration(p.rng.Int64N(int64(max)) + 1)
+		return KindLatency, time.Duration(p.rng.Int64N(int64(maxLatency)) + 1)
 	default:
 		return KindClean, 0
 	}
 }
 
+// ServeHTTP draws one fault for the request and forwards it accordingly.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
@@ -172,13 +176,14 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if kind == KindDuplicate {
 		// The copy goes at the same time as the original: the participant sees two
-		// identical signed calls racing each other. Its answer is discarded.
+		// identical signed calls racing each other. Its answer is discarded, and it
+		// outlives the original's request.
 		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 30*time.Second)
 			defer cancel()
 			if resp, err := p.forward(ctx, r, body); err == nil {
 				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
+				_ = resp.Body.Close()
 			}
 		}()
 	}
@@ -189,7 +194,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		drop(w)
 		return
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if kind == KindLoseAnswer {
 		_, _ = io.Copy(io.Discard, resp.Body) // the participant finished its work
 		drop(w)
@@ -204,7 +209,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.Copy(w, resp.Body)
 }
 
+// forward sends a copy of r, with body, to the upstream. The caller closes the answer's
+// body.
 func (p *Proxy) forward(ctx context.Context, r *http.Request, body []byte) (*http.Response, error) {
+	//nolint:gosec // G704: the upstream is the proxy's own configuration; only the path comes from the request
 	req, err := http.NewRequestWithContext(ctx, r.Method, p.upstream+r.URL.RequestURI(), bytes.NewReader(body))
 	if err != nil {
 		return nil, err
@@ -213,7 +221,7 @@ func (p *Proxy) forward(ctx context.Context, r *http.Request, body []byte) (*htt
 		req.Header[k] = append([]string(nil), vs...)
 	}
 	req.Header.Del("Connection")
-	return p.client.Do(req)
+	return p.client.Do(req) //nolint:gosec // G704: see above: a request to the configured upstream
 }
 
 // drop closes the client's connection without an answer.

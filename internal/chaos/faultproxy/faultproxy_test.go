@@ -1,6 +1,7 @@
 package faultproxy
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -26,15 +27,20 @@ func upstream(t *testing.T) (*httptest.Server, *atomic.Int64, chan struct{}) {
 	return s, &n, seen
 }
 
-func post(p *Proxy) (string, error) {
+// post sends one signed POST through p and returns the answer's body and echoed
+// signature as "body|sig"; an error means no answer.
+func post(ctx context.Context, p *Proxy) (string, error) {
 	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
-	req, _ := http.NewRequest(http.MethodPost, p.URL()+"/tcc/x/try?q=1", strings.NewReader("payload"))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.URL()+"/tcc/x/try?q=1", strings.NewReader("payload"))
+	if err != nil {
+		return "", err
+	}
 	req.Header.Set("Authorization", "sig")
 	resp, err := c.Do(req)
 	if err != nil {
 		return "", err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, _ := io.ReadAll(resp.Body)
 	return string(b) + "|" + resp.Header.Get("X-Sig"), nil
 }
@@ -56,12 +62,12 @@ func TestFaults(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			up, n, seen := upstream(t)
-			p, err := New("127.0.0.1:0", up.URL, tc.rates, 1)
+			p, err := New(t.Context(), "127.0.0.1:0", up.URL, tc.rates, 1)
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer p.Close()
-			got, err := post(p)
+			t.Cleanup(func() { _ = p.Close() })
+			got, err := post(t.Context(), p)
 			if tc.wantErr != (err != nil) {
 				t.Fatalf("error %v, want error=%v", err, tc.wantErr)
 			}
@@ -83,15 +89,15 @@ func TestFaults(t *testing.T) {
 
 func TestRatesMix(t *testing.T) {
 	up, _, _ := upstream(t)
-	p, err := New("127.0.0.1:0", up.URL, Rates{Refuse: 0.5}, 42)
+	p, err := New(t.Context(), "127.0.0.1:0", up.URL, Rates{Refuse: 0.5}, 42)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.Close()
+	t.Cleanup(func() { _ = p.Close() })
 	var wg sync.WaitGroup
 	for i := 0; i < 200; i++ {
 		wg.Add(1)
-		go func() { defer wg.Done(); _, _ = post(p) }()
+		go func() { defer wg.Done(); _, _ = post(t.Context(), p) }()
 	}
 	wg.Wait()
 	s := p.Stats()
@@ -101,7 +107,7 @@ func TestRatesMix(t *testing.T) {
 	if err := p.SetRates(Rates{Refuse: 0.8, Duplicate: 0.5}); err == nil {
 		t.Fatal("rates over 1 accepted")
 	}
-	if _, err := New("127.0.0.1:0", up.URL, Rates{Latency: -1}, 1); err == nil {
+	if _, err := New(t.Context(), "127.0.0.1:0", up.URL, Rates{Latency: -1}, 1); err == nil {
 		t.Fatal("negative rate accepted")
 	}
 }

@@ -86,7 +86,7 @@ func BadAnswers(answers map[string]int) []string {
 
 // postOrder sends one POST /api/v1/orders and counts its answer. A client that hangs up
 // (ctx ends) is counted as such and returns errHungUp.
-func (r *run) postOrder(ctx context.Context, key, body string) (answer, error) {
+func (r *chaosRun) postOrder(ctx context.Context, key, body string) (answer, error) {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, r.parts["order"].url()+"/api/v1/orders", strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Idempotency-Key", key)
@@ -100,7 +100,7 @@ func (r *run) postOrder(ctx context.Context, key, body string) (answer, error) {
 		return answer{code: "connection"}, err
 	}
 	b, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	if err != nil && ctx.Err() != nil {
 		r.answers.add(AnswerHungUp)
 		return answer{code: "hung up"}, errHungUp
@@ -124,7 +124,7 @@ func (a answer) final() bool {
 
 // ambiguous reports whether order number i is placed by an ambiguous client, and which
 // of the dedicated accounts it uses.
-func (r *run) ambiguous(i int) (int, bool) {
+func (r *chaosRun) ambiguous(i int) (int, bool) {
 	if r.cfg.AmbiguousEvery <= 0 || i%r.cfg.AmbiguousEvery != 0 {
 		return 0, false
 	}
@@ -132,9 +132,9 @@ func (r *run) ambiguous(i int) (int, bool) {
 	return k, k < r.ambAccounts
 }
 
-func ambUser(k int) string    { return fmt.Sprintf("chaos-amb-%d", k) }
-func priceSKU(j int) string   { return fmt.Sprintf("CHAOS-PRICE-%d", j) }
-func (r *run) priceSKUs() int { return 2 }
+func ambUser(k int) string         { return fmt.Sprintf("chaos-amb-%d", k) }
+func priceSKU(j int) string        { return fmt.Sprintf("CHAOS-PRICE-%d", j) }
+func (r *chaosRun) priceSKUs() int { return 2 }
 
 // placeAmbiguous is one ambiguous client: it sends its order, hangs up after a random
 // short delay (cancels its request), has the harness change the price of the order's
@@ -142,7 +142,7 @@ func (r *run) priceSKUs() int { return 2 }
 // gives up. Each such client orders as an account of its own, so that the orders of its
 // key are exactly that account's orders; what it finally learned is recorded for the
 // key-answer invariants.
-func (r *run) placeAmbiguous(ctx context.Context, i, k int) answer {
+func (r *chaosRun) placeAmbiguous(ctx context.Context, i, k int) answer {
 	key := fmt.Sprintf("chaos-amb-%d-%d", r.cfg.Seed, i)
 	s := priceSKU(k % r.priceSKUs())
 	body := fmt.Sprintf(`{"user_id":%q,"sku":%q,"quantity":%d}`, ambUser(k), s, 1+r.intn(int(r.cfg.MaxQuantity)))
@@ -184,7 +184,7 @@ func (r *run) placeAmbiguous(ctx context.Context, i, k int) answer {
 // (available + reserved + sold, read in the PUT's own transaction). Price changes are
 // serialised so the anchors are recorded in the order they were applied. A change that
 // cannot be made within 15 s (the database is down) is skipped and counted.
-func (r *run) changePrice(ctx context.Context, s string) {
+func (r *chaosRun) changePrice(ctx context.Context, s string) {
 	r.priceMu.Lock()
 	defer r.priceMu.Unlock()
 	deadline := time.Now().Add(15 * time.Second)

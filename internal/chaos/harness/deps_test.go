@@ -1,7 +1,6 @@
 package harness
 
 import (
-	"context"
 	"database/sql"
 	"io"
 	"net"
@@ -12,25 +11,28 @@ import (
 // TestTCPProxyCut checks the partition proxy: bytes flow, Cut resets the open
 // connection and refuses new ones, Restore lets new connections through again.
 func TestTCPProxyCut(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ctx := t.Context()
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	t.Cleanup(func() { _ = ln.Close() })
 	go func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			go func() { _, _ = io.Copy(c, c); c.Close() }()
+			go func() { _, _ = io.Copy(c, c); _ = c.Close() }()
 		}
 	}()
-	px, err := newTCPProxy(ln.Addr().String())
+	px, err := newTCPProxy(ctx, ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer px.Close()
+	t.Cleanup(px.Close)
+	var dialer net.Dialer
+	dial := func() (net.Conn, error) { return dialer.DialContext(ctx, "tcp", px.Addr()) }
 	echo := func(c net.Conn) error {
 		_ = c.SetDeadline(time.Now().Add(2 * time.Second))
 		if _, err := c.Write([]byte("ping")); err != nil {
@@ -40,11 +42,11 @@ func TestTCPProxyCut(t *testing.T) {
 		_, err := io.ReadFull(c, b)
 		return err
 	}
-	c, err := net.Dial("tcp", px.Addr())
+	c, err := dial()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { _ = c.Close() })
 	if err := echo(c); err != nil {
 		t.Fatalf("before the cut: %v", err)
 	}
@@ -52,18 +54,18 @@ func TestTCPProxyCut(t *testing.T) {
 	if err := echo(c); err == nil {
 		t.Fatal("a connection open before the cut still carries bytes")
 	}
-	if c2, err := net.Dial("tcp", px.Addr()); err == nil {
+	if c2, err := dial(); err == nil {
+		t.Cleanup(func() { _ = c2.Close() })
 		if echo(c2) == nil {
 			t.Fatal("a new connection carries bytes during the cut")
 		}
-		c2.Close()
 	}
 	px.Restore()
-	c3, err := net.Dial("tcp", px.Addr())
+	c3, err := dial()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c3.Close()
+	t.Cleanup(func() { _ = c3.Close() })
 	if err := echo(c3); err != nil {
 		t.Fatalf("after Restore: %v", err)
 	}
@@ -75,7 +77,7 @@ func TestPrivateMariaDBSurvivesSIGKILL(t *testing.T) {
 	if _, _, err := mariadbBinaries(); err != nil {
 		t.Skip(err)
 	}
-	ctx := context.Background()
+	ctx := t.Context()
 	m, err := startMariaDB(ctx, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +88,7 @@ func TestPrivateMariaDBSurvivesSIGKILL(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		defer db.Close()
+		defer func() { _ = db.Close() }()
 		_, err = db.ExecContext(ctx, q)
 		return err
 	}
@@ -109,7 +111,7 @@ func TestPrivateMariaDBSurvivesSIGKILL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(func() { _ = db.Close() })
 	var v int
 	if err := db.QueryRowContext(ctx, "SELECT v FROM d.t").Scan(&v); err != nil || v != 42 {
 		t.Fatalf("after the restart: %d, %v", v, err)

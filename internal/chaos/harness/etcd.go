@@ -23,11 +23,11 @@ type etcdServer struct {
 
 // startEtcd picks the two ports once and starts the server.
 func startEtcd(ctx context.Context, workDir string) (*etcdServer, error) {
-	client, err := freePort()
+	client, err := freePort(ctx)
 	if err != nil {
 		return nil, err
 	}
-	peer, err := freePort()
+	peer, err := freePort(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -81,14 +81,14 @@ func (e *etcdServer) running() bool {
 // etcdOutage stops etcd for about EtcdDowntime and starts it again on the same data
 // directory and ports. One at a time, and never together with a partition's restore
 // racing it: both take etcdMu.
-func (r *run) etcdOutage(ctx context.Context) {
+func (r *chaosRun) etcdOutage(ctx context.Context) {
 	r.etcdMu.Lock()
 	defer r.etcdMu.Unlock()
 	r.etcd.stop()
 	r.etcdOutages.Add(1)
 	r.cfg.Log.Info("chaos: etcd stopped")
 	r.pause(ctx, r.jitter(r.cfg.EtcdDowntime))
-	if err := r.etcd.start(context.Background()); err != nil {
+	if err := r.etcd.start(context.WithoutCancel(ctx)); err != nil {
 		r.cfg.Log.Error("chaos: etcd restart failed", "err", err)
 		r.harnessErr(err)
 		return
@@ -99,7 +99,7 @@ func (r *run) etcdOutage(ctx context.Context) {
 // partitionOne cuts one random coordinator off etcd (its proxy resets every connection
 // and refuses new ones) for PartitionFor, longer than the lease TTL, while it still
 // reaches MySQL, the participants and its clients; then restores the link.
-func (r *run) partitionOne(ctx context.Context) {
+func (r *chaosRun) partitionOne(ctx context.Context) {
 	r.partitionMu.Lock()
 	defer r.partitionMu.Unlock()
 	i := r.intn(len(r.coords))
@@ -110,14 +110,4 @@ func (r *run) partitionOne(ctx context.Context) {
 	r.pause(ctx, r.cfg.PartitionFor)
 	px.Restore()
 	r.cfg.Log.Info("chaos: coordinator reconnected to etcd", "name", r.coords[i].name)
-}
-
-// pause waits d, or less if ctx ends first (the run is healing).
-func (r *run) pause(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
 }

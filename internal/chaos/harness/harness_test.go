@@ -108,7 +108,8 @@ func TestChaosShort(t *testing.T) {
 func TestChaosCatchesDoubleConfirm(t *testing.T) {
 	root, bins := build(t)
 	broken := filepath.Join(t.TempDir(), "doubleconfirm")
-	cmd := exec.Command("go", "build", "-o", broken, "./internal/chaos/harness/testdata/doubleconfirm")
+	//nolint:gosec // G204: go build of the module's own test participant into the test's directory
+	cmd := exec.CommandContext(t.Context(), "go", "build", "-o", broken, "./internal/chaos/harness/testdata/doubleconfirm")
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build the broken participant: %v\n%s", err, out)

@@ -34,7 +34,7 @@ type mariadbServer struct {
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
-	exited chan struct{}
+	exited <-chan struct{}
 	gen    int
 }
 
@@ -69,7 +69,7 @@ func startMariaDB(ctx context.Context, workDir string) (*mariadbServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	addr, err := freePort()
+	addr, err := freePort(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +81,7 @@ func startMariaDB(ctx context.Context, workDir string) (*mariadbServer, error) {
 		socket: filepath.Join(os.TempDir(), fmt.Sprintf("tccchaos-mdb-%d.sock", port)),
 		logf:   filepath.Join(workDir, "mariadb.log"),
 	}
-	if err := os.MkdirAll(m.dir, 0o755); err != nil {
+	if err := os.MkdirAll(m.dir, 0o750); err != nil {
 		return nil, err
 	}
 	args := append([]string{"--no-defaults", "--datadir=" + m.dir, "--auth-root-authentication-method=normal",
@@ -89,6 +89,7 @@ func startMariaDB(ctx context.Context, workDir string) (*mariadbServer, error) {
 	if os.Geteuid() == 0 {
 		args = append(args, "--user=root")
 	}
+	//nolint:gosec // G204: the machine's install script, found by mariadbBinaries, on the run's own data directory
 	cmd := exec.CommandContext(ctx, install, args...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("harness: %s: %w\n%s", filepath.Base(install), err, out)
@@ -138,32 +139,21 @@ func (m *mariadbServer) start(ctx context.Context) error {
 		}
 	}
 	m.gen++
-	logf, err := os.OpenFile(m.logf, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		m.mu.Unlock()
-		return err
-	}
-	fmt.Fprintf(logf, "\n===== mariadb generation %d starting at %s =====\n", m.gen, time.Now().Format(time.RFC3339Nano))
 	args := append([]string{"--no-defaults", "--datadir=" + m.dir, "--port=" + strconv.Itoa(m.port),
 		"--bind-address=127.0.0.1", "--socket=" + m.socket, "--pid-file=" + filepath.Join(m.dir, "mariadbd.pid"),
 		"--skip-name-resolve", "--max-connections=2000", "--log-error=" + m.logf + ".err"}, m.tuning()...)
 	if os.Geteuid() == 0 {
 		args = append(args, "--user=root")
 	}
-	cmd := exec.Command(server, args...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		logf.Close()
+	// G204: the machine's mariadbd, found by mariadbBinaries, on the run's own data
+	// directory. noctx: the server outlives ctx, which bounds the readiness wait; kill
+	// and close end it.
+	cmd := exec.Command(server, args...) //nolint:gosec,noctx // see above
+	exited, err := launch(cmd, m.logf, fmt.Sprintf("mariadb generation %d", m.gen))
+	if err != nil {
 		m.mu.Unlock()
 		return fmt.Errorf("harness: start mariadbd: %w", err)
 	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		logf.Close()
-		close(exited)
-	}()
 	m.cmd, m.exited = cmd, exited
 	m.mu.Unlock()
 	return m.waitReady(ctx, exited, time.Minute)
@@ -179,7 +169,7 @@ func (m *mariadbServer) waitReady(ctx context.Context, exited <-chan struct{}, t
 	for {
 		if db, err := sql.Open("mysql", m.dsn()+"&timeout=1s"); err == nil {
 			last = db.PingContext(ctx)
-			db.Close()
+			_ = db.Close()
 			if last == nil {
 				return nil
 			}
@@ -188,7 +178,10 @@ func (m *mariadbServer) waitReady(ctx context.Context, exited <-chan struct{}, t
 		case <-exited:
 			return fmt.Errorf("harness: mariadbd exited before it was ready (see %s.err)", m.logf)
 		case <-ctx.Done():
-			return fmt.Errorf("harness: mariadbd not ready: %w (last ping: %v)", ctx.Err(), last)
+			if last != nil {
+				return fmt.Errorf("harness: mariadbd not ready: %w (last ping: %w)", ctx.Err(), last)
+			}
+			return fmt.Errorf("harness: mariadbd not ready: %w", ctx.Err())
 		case <-tick.C:
 		}
 	}
@@ -229,7 +222,7 @@ func (m *mariadbServer) close() {
 
 // crashDB SIGKILLs the run's private MariaDB, keeps it down for about DBDowntime and
 // restarts it on the same data directory. One at a time.
-func (r *run) crashDB(ctx context.Context) {
+func (r *chaosRun) crashDB(ctx context.Context) {
 	r.dbMu.Lock()
 	defer r.dbMu.Unlock()
 	r.db.kill()
@@ -240,7 +233,7 @@ func (r *run) crashDB(ctx context.Context) {
 		down = r.jitter(down)
 	}
 	r.pause(ctx, down)
-	if err := r.db.start(context.Background()); err != nil {
+	if err := r.db.start(context.WithoutCancel(ctx)); err != nil {
 		r.cfg.Log.Error("chaos: database restart failed", "err", err)
 		r.harnessErr(err)
 		return

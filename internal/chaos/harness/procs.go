@@ -30,6 +30,7 @@ func BuildBinaries(ctx context.Context, root, dir string, race bool) (map[string
 		if race {
 			args = append(args, "-race")
 		}
+		//nolint:gosec // G204: go build of the module's own packages into the caller's directory
 		cmd := exec.CommandContext(ctx, "go", append(args, pkg)...)
 		cmd.Dir = root
 		if b, err := cmd.CombinedOutput(); err != nil {
@@ -57,13 +58,13 @@ func ModuleRoot(ctx context.Context) (string, error) {
 }
 
 // freePort returns a loopback address with a port that was free a moment ago.
-func freePort() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+func freePort(ctx context.Context) (string, error) {
+	l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
 	}
-	defer l.Close()
-	return l.Addr().String(), nil
+	addr := l.Addr().String()
+	return addr, l.Close()
 }
 
 // proc is one running component process, restartable.
@@ -80,7 +81,7 @@ type proc struct {
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
-	exited chan struct{}
+	exited <-chan struct{}
 	gen    int
 	ready  bool // the current generation answered /readyz
 }
@@ -106,27 +107,16 @@ func (p *proc) start(ctx context.Context, readyTimeout time.Duration) error {
 	p.mu.Lock()
 	p.gen++
 	gen := p.gen
-	logf, err := os.OpenFile(p.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		p.mu.Unlock()
-		return err
-	}
-	fmt.Fprintf(logf, "\n===== %s generation %d starting at %s =====\n", p.name, gen, time.Now().Format(time.RFC3339Nano))
-	cmd := exec.Command(p.bin)
+	// G204: the harness runs the binary it was given (built by BuildBinaries or named by
+	// its caller). noctx: the process outlives ctx, which bounds the readiness wait; stop
+	// and kill end it.
+	cmd := exec.Command(p.bin) //nolint:gosec,noctx // see above
 	cmd.Env = p.env(gen)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		logf.Close()
+	exited, err := launch(cmd, p.logPath, fmt.Sprintf("%s generation %d", p.name, gen))
+	if err != nil {
 		p.mu.Unlock()
 		return fmt.Errorf("harness: start %s: %w", p.name, err)
 	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		logf.Close()
-		close(exited)
-	}()
 	p.cmd, p.exited, p.ready = cmd, exited, false
 	p.mu.Unlock()
 	if err := waitReady(ctx, p.url()+"/readyz", exited, readyTimeout); err != nil {
@@ -138,6 +128,31 @@ func (p *proc) start(ctx context.Context, readyTimeout time.Duration) error {
 	}
 	p.mu.Unlock()
 	return nil
+}
+
+// launch starts cmd in a process group of its own (so that a signal reaches its
+// children too), its output appended to logPath after a line naming what starts, and
+// returns a channel closed once it has exited and its log is closed.
+func launch(cmd *exec.Cmd, logPath, what string) (<-chan struct{}, error) {
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600) //nolint:gosec // G304: a log path under the run's WorkDir
+	if err != nil {
+		return nil, err
+	}
+	// The header only helps a reader of the log: a failed write shows in the output's own.
+	_, _ = fmt.Fprintf(logf, "\n===== %s starting at %s =====\n", what, time.Now().Format(time.RFC3339Nano))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		_ = logf.Close()
+		return nil, err
+	}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		_ = logf.Close()
+		close(exited)
+	}()
+	return exited, nil
 }
 
 // waitReady polls url until it answers 200, the process exits, or the timeout passes.
@@ -152,7 +167,7 @@ func waitReady(ctx context.Context, url string, exited <-chan struct{}, timeout 
 	for {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if resp, err := c.Do(req); err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return nil
 			}

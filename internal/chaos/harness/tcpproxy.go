@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -18,6 +19,8 @@ import (
 type tcpProxy struct {
 	ln     net.Listener
 	target string
+	ctx    context.Context // ends with Close, aborting dials in flight
+	cancel context.CancelFunc
 
 	mu    sync.Mutex
 	cut   bool
@@ -26,13 +29,15 @@ type tcpProxy struct {
 	wg    sync.WaitGroup
 }
 
-// newTCPProxy listens on a free loopback port and forwards to target (host:port).
-func newTCPProxy(target string) (*tcpProxy, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// newTCPProxy listens on a free loopback port and forwards to target (host:port) until
+// Close. ctx bounds the listen only.
+func newTCPProxy(ctx context.Context, target string) (*tcpProxy, error) {
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
 	p := &tcpProxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}, done: make(chan struct{})}
+	p.ctx, p.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	p.wg.Add(1)
 	go p.serve()
 	return p, nil
@@ -72,7 +77,7 @@ func (p *tcpProxy) serve() {
 
 func (p *tcpProxy) forward(c net.Conn) {
 	defer p.wg.Done()
-	up, err := net.DialTimeout("tcp", p.target, 2*time.Second)
+	up, err := (&net.Dialer{Timeout: 2 * time.Second}).DialContext(p.ctx, "tcp", p.target)
 	if err != nil {
 		p.drop(c)
 		reset(c)
@@ -138,6 +143,7 @@ func (p *tcpProxy) Restore() {
 // Close stops the proxy and closes every connection.
 func (p *tcpProxy) Close() {
 	close(p.done)
+	p.cancel()
 	_ = p.ln.Close()
 	p.Cut()
 	p.wg.Wait()

@@ -1,6 +1,7 @@
 // Package invariant checks, on a snapshot of the whole suite taken at rest, every
-// invariant of DESIGN §6 and the ones a TCC coordinator exists to keep: nothing lost,
-// nothing applied twice, nothing left half done. The snapshot is plain data, read from
+// invariant of docs/design.md §11 (the business rules of §6 and the ones a TCC
+// coordinator exists to keep: nothing lost, nothing applied twice, nothing left half
+// done). The snapshot is plain data, read from
 // the public APIs by Fetch, so that the checks can also be fed broken states in tests.
 package invariant
 

@@ -9,6 +9,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/tccsuite/tccsuite/internal/conf"
 	"github.com/tccsuite/tccsuite/internal/testenv"
 	"github.com/tccsuite/tccsuite/pkg/tcc"
 )
@@ -56,14 +57,20 @@ func TestStartPurger(t *testing.T) {
 		t.Fatalf("the open branch has %d rows left, want 1", n)
 	}
 
-	e := &Env{Getenv: func(k string) string {
-		return map[string]string{"X_SQLITE_PATH": "x.db", "TCC_INSECURE": "true", "X_BARRIER_RETENTION": "5m"}[k]
-	}}
-	if err := CommonFromEnv(e, "X_").Validate("X_"); err == nil {
+	load := func(env map[string]string) Common {
+		var c struct {
+			Common `envPrefix:"X_"`
+		}
+		if err := conf.Load(func(k string) string { return env[k] }, &c); err != nil {
+			t.Fatal(err)
+		}
+		return c.Common
+	}
+	if err := load(map[string]string{"X_SQLITE_PATH": "x.db", "TCC_INSECURE": "true", "X_BARRIER_RETENTION": "5m"}).Validate("X_"); err == nil {
 		t.Error("a 5-minute barrier retention was accepted")
 	}
-	def := CommonFromEnv(&Env{Getenv: func(string) string { return "" }}, "X_")
-	if def.BarrierRetention != 7*24*time.Hour || def.PurgeInterval != time.Hour {
+	def := load(nil)
+	if def.BarrierRetention != DefaultBarrierRetention || def.PurgeInterval != time.Hour {
 		t.Errorf("defaults %s / %s, want 168h / 1h", def.BarrierRetention, def.PurgeInterval)
 	}
 	if (Common{}).StartPurger(db, slog.Default()) == nil {

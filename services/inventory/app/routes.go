@@ -1,29 +1,18 @@
 package app
 
 import (
-	"log/slog"
-
 	"github.com/gin-gonic/gin"
-	"gorm.io/gorm"
 
 	"github.com/tccsuite/tccsuite/services/internal/platform"
 )
 
 // Routes lists the routes the service serves (method and gin path pattern), so that the
 // API reference (api/openapi.yaml) can be checked against the server itself. It wires
-// the handler without opening a database; nothing is called.
-//
-// It wires the two-listener layout (INVENTORY_TCC_ADDR set) and lists the union of both
-// engines: the routes are the same as with one listener, only split.
+// the service without opening a database, with both listeners (INVENTORY_TCC_ADDR set);
+// nothing is called.
 func Routes() ([]gin.RouteInfo, error) {
-	env := map[string]string{"TCC_INSECURE": "true", "INVENTORY_SQLITE_PATH": "never-opened.db", "INVENTORY_TCC_ADDR": "127.0.0.1:0"}
-	cfg, err := ConfigFromEnv(func(k string) string { return env[k] })
-	if err != nil {
-		return nil, err
-	}
-	api, tccAPI, err := newHandler(cfg, &gorm.DB{}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		return nil, err
-	}
-	return platform.RouteUnion(api, tccAPI), nil
+	return platform.Routes("INVENTORY_", func(getenv func(string) string) (platform.Service, error) {
+		cfg, err := ConfigFromEnv(getenv)
+		return describe(cfg), err
+	})
 }

@@ -22,7 +22,7 @@ const (
 
 func listen(t *testing.T) net.Listener {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +37,7 @@ type client struct {
 // call sends a request and returns the status and the JSON object answered.
 func (c client) call(method, url string, body []byte, hdr http.Header) (int, map[string]any) {
 	c.t.Helper()
-	req, err := http.NewRequest(method, url, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(context.Background(), method, url, bytes.NewReader(body))
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -51,7 +51,7 @@ func (c client) call(method, url string, body []byte, hdr http.Header) (int, map
 	if err != nil {
 		c.t.Fatalf("%s %s: %v", method, url, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	raw, _ := io.ReadAll(resp.Body)
 	var m map[string]any
 	if len(raw) > 0 {
@@ -180,8 +180,8 @@ func TestTCCOnItsOwnListener(t *testing.T) {
 
 	stop()
 	for _, addr := range []string{cfg.Listener.Addr().String(), cfg.TCCListener.Addr().String()} {
-		if conn, err := net.Dial("tcp", addr); err == nil {
-			conn.Close()
+		if conn, err := (&net.Dialer{}).DialContext(context.Background(), "tcp", addr); err == nil {
+			_ = conn.Close()
 			t.Errorf("%s still accepts after Run returned", addr)
 		}
 	}

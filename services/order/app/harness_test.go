@@ -22,6 +22,7 @@ import (
 	"github.com/tccsuite/tccsuite/pkg/tcc"
 	"github.com/tccsuite/tccsuite/services/internal/platform"
 	inventory "github.com/tccsuite/tccsuite/services/inventory/app"
+	"github.com/tccsuite/tccsuite/services/order/internal/store"
 	payment "github.com/tccsuite/tccsuite/services/payment/app"
 )
 
@@ -49,24 +50,24 @@ type suite struct {
 // second replica behind a load balancer, and returns its URL.
 func (s *suite) instance() string {
 	s.t.Helper()
-	handler, _, closeClients, err := newHandler(s.cfg, s.orderDB, s.log, s.coord)
+	w, err := platform.Wire(describe(s.cfg, s.coord), s.orderDB, s.log)
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	s.t.Cleanup(closeClients)
-	srv := httptest.NewServer(handler)
+	s.t.Cleanup(w.Close)
+	srv := httptest.NewServer(w.API)
 	s.t.Cleanup(srv.Close)
 	return srv.URL
 }
 
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(*testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
 // startService runs a service's app.Run on a fresh loopback listener until the test ends.
 func startService(t *testing.T, run func(ctx context.Context, ln net.Listener) error) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +76,7 @@ func startService(t *testing.T, run func(ctx context.Context, ln net.Listener) e
 	go func() {
 		err := run(ctx, ln)
 		if err != nil {
-			ln.Close() // unblock a readiness probe waiting in the accept queue
+			_ = ln.Close() // unblock a readiness probe waiting in the accept queue
 		}
 		done <- err
 	}()
@@ -103,9 +104,14 @@ func waitReady(t *testing.T, url string, done <-chan error) {
 	got := make(chan error, 1)
 	go func() {
 		c := &http.Client{Timeout: 60 * time.Second}
-		resp, err := c.Get(url + "/readyz")
+		req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, url+"/readyz", nil)
+		if err != nil {
+			got <- err
+			return
+		}
+		resp, err := c.Do(req)
 		if err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			if resp.StatusCode != http.StatusOK {
 				err = fmt.Errorf("readyz answered %d", resp.StatusCode)
 			}
@@ -168,7 +174,7 @@ func newSuite(t *testing.T, kind dbKind, mutate func(*Config), coord func(s *sui
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = closeDB(db) })
-	if err := migrate(context.Background(), db); err != nil {
+	if err := platform.Migrate(context.Background(), db, store.Migrate); err != nil {
 		t.Fatal(err)
 	}
 	s.orderDB = db
@@ -189,19 +195,19 @@ func newSuite(t *testing.T, kind dbKind, mutate func(*Config), coord func(s *sui
 		c = newDriver(map[string]string{"order": s.orderURL, "inventory": s.inventoryURL, "payment": s.paymentURL})
 	}
 	s.cfg, s.coord, s.log = cfg, c, log
-	handler, _, closeClients, err := newHandler(cfg, db, log, c)
+	w, err := platform.Wire(describe(cfg, c), db, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(closeClients)
-	h.Store(handler)
+	t.Cleanup(w.Close)
+	h.Store(http.Handler(w.API))
 	return s
 }
 
 // do sends a request and decodes the JSON answer into a map.
 func (s *suite) do(method, url, body string, hdr map[string]string) (int, map[string]any, http.Header) {
 	s.t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	req, err := http.NewRequestWithContext(context.Background(), method, url, strings.NewReader(body))
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -219,7 +225,7 @@ func (s *suite) do(method, url, body string, hdr map[string]string) (int, map[st
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	raw, _ := io.ReadAll(resp.Body)
 	var m map[string]any
 	if len(raw) > 0 {
@@ -329,7 +335,7 @@ func (d *driver) Begin(ctx context.Context, req tcc.BeginRequest, key string) (*
 		if err != nil {
 			return 0, tcc.ErrorBody{Code: "UNREACHABLE"}
 		}
-		defer resp.Body.Close()
+		defer func() { _ = resp.Body.Close() }()
 		var eb tcc.ErrorBody
 		_ = json.NewDecoder(resp.Body).Decode(&eb)
 		return resp.StatusCode, eb

@@ -111,7 +111,7 @@ func (s *suite) post(ctx context.Context, url, body, key string) answer {
 	if err != nil {
 		return answer{err: err}
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	var m map[string]any
 	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
 		return answer{status: resp.StatusCode, err: err}
@@ -331,7 +331,7 @@ type dbProxy struct {
 }
 
 func newDBProxy(t *testing.T, target string) *dbProxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -377,7 +377,7 @@ func (p *dbProxy) pipe(c net.Conn) {
 	if !p.track(c) {
 		return
 	}
-	u, err := net.Dial("tcp", p.target)
+	u, err := (&net.Dialer{}).DialContext(context.Background(), "tcp", p.target)
 	if err != nil {
 		_ = c.Close()
 		return

@@ -33,7 +33,7 @@ func TestTCCListenerOrderAndPayment(t *testing.T) {
 		}},
 	} {
 		t.Run(svc.name, func(t *testing.T) {
-			tccLn, err := net.Listen("tcp", "127.0.0.1:0")
+			tccLn, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -41,7 +41,7 @@ func TestTCCListenerOrderAndPayment(t *testing.T) {
 			mainURL := startService(t, func(ctx context.Context, ln net.Listener) error {
 				err := svc.run(ctx, ln, tccLn)
 				if err != nil {
-					tccLn.Close()
+					_ = tccLn.Close()
 				}
 				return err
 			})

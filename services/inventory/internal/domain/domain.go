@@ -1,5 +1,5 @@
 // Package domain holds the inventory's business rules: an item of the catalogue, its
-// stock counters, and what a reservation may and may not do (DESIGN §6).
+// stock counters, and what a reservation may and may not do (docs/design.md §6).
 package domain
 
 import (
@@ -45,7 +45,7 @@ func ValidSKU(s string) bool {
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+		if (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '.' && c != '_' && c != '-' {
 			return false
 		}
 	}

@@ -8,11 +8,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/tccsuite/tccsuite/internal/migrate"
 	"github.com/tccsuite/tccsuite/services/inventory/internal/domain"
 )
 
@@ -42,39 +44,12 @@ type Store struct {
 // New returns a Store over db.
 func New(db *gorm.DB) *Store { return &Store{db: db} }
 
-// Migrate creates the stock table if missing; idempotent.
+// Migrate brings the schema to its newest version (Schema, which includes the TCC
+// barrier's table; see migrate.Up): idempotent, and safe while other replicas run it on
+// the same database.
 func Migrate(ctx context.Context, db *gorm.DB) error {
-	var stmt string
-	switch db.Dialector.Name() {
-	case "mysql":
-		stmt = `CREATE TABLE IF NOT EXISTS stock (
-  sku        VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
-  price      BIGINT NOT NULL,
-  available  BIGINT NOT NULL,
-  reserved   BIGINT NOT NULL DEFAULT 0,
-  sold       BIGINT NOT NULL DEFAULT 0,
-  version    BIGINT NOT NULL DEFAULT 0,
-  updated_at DATETIME(3) NOT NULL,
-  CONSTRAINT stock_nonneg CHECK (available >= 0 AND reserved >= 0 AND sold >= 0)
-) ENGINE=InnoDB`
-	case "sqlite":
-		stmt = `CREATE TABLE IF NOT EXISTS stock (
-  sku        TEXT NOT NULL PRIMARY KEY,
-  price      INTEGER NOT NULL,
-  available  INTEGER NOT NULL,
-  reserved   INTEGER NOT NULL DEFAULT 0,
-  sold       INTEGER NOT NULL DEFAULT 0,
-  version    INTEGER NOT NULL DEFAULT 0,
-  updated_at DATETIME NOT NULL,
-  CHECK (available >= 0 AND reserved >= 0 AND sold >= 0)
-) WITHOUT ROWID`
-	default:
-		return fmt.Errorf("inventory: migrate: unsupported database %q", db.Dialector.Name())
-	}
-	if err := db.WithContext(ctx).Exec(stmt).Error; err != nil {
-		return fmt.Errorf("inventory: migrate: %w", err)
-	}
-	return nil
+	_, err := migrate.Up(ctx, db, Schema, slog.Default())
+	return err
 }
 
 // Get returns one item, or domain.ErrNotFound.

@@ -1,6 +1,6 @@
 // Package domain holds the order service's business rules: what a customer may order,
 // how it is priced (integer minor units, overflow-checked), and an order's life
-// (PENDING → CONFIRMED or CANCELLED, DESIGN §6).
+// (PENDING → CONFIRMED or CANCELLED, docs/design.md §6).
 package domain
 
 import (
@@ -15,7 +15,7 @@ import (
 
 // Bounds of an order.
 const (
-	MaxQuantity = 1000 // units per order: a sane upper bound (DESIGN §6)
+	MaxQuantity = 1000 // units per order: a sane upper bound (docs/design.md §6)
 	MaxIDLen    = 64
 	// MaxIdempotencyKeyLen bounds the Idempotency-Key header.
 	MaxIdempotencyKeyLen = 128
@@ -69,7 +69,7 @@ func ValidRef(s string) bool {
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+		if (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '.' && c != '_' && c != '-' {
 			return false
 		}
 	}

@@ -1,11 +1,10 @@
-// Package httpapi is the order service's HTTP surface: POST and GET of orders, and the
-// order branch's TCC action mounted on the participant SDK.
+// Package httpapi is the order service's REST API: POST and GET of orders. The order
+// branch's TCC action is in tccaction.
 package httpapi
 
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net/http"
 	"time"
 
@@ -13,8 +12,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/tccsuite/tccsuite/internal/dbx"
-	"github.com/tccsuite/tccsuite/pkg/tcc"
-	"github.com/tccsuite/tccsuite/services/internal/platform"
+	"github.com/tccsuite/tccsuite/internal/httpx"
 	"github.com/tccsuite/tccsuite/services/order/internal/domain"
 	"github.com/tccsuite/tccsuite/services/order/internal/service"
 	"github.com/tccsuite/tccsuite/services/order/internal/store"
@@ -38,17 +36,6 @@ type PlacedJSON struct {
 	XID     string `json:"xid"`
 	Status  string `json:"status"`
 	Amount  int64  `json:"amount"`
-}
-
-// ProblemJSON is a non-2xx answer of POST /api/v1/orders about a placed order: the
-// usual {"code","message"} plus, when an order was created, its ID and XID. A 503 (the
-// outcome unknown or not reached yet) comes with Retry-After, and its message says to
-// retry with the same Idempotency-Key (or, without one, to read the order first).
-type ProblemJSON struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	OrderID string `json:"order_id,omitempty"`
-	XID     string `json:"xid,omitempty"`
 }
 
 // OrderJSON is an order as GET shows it.
@@ -76,27 +63,27 @@ func toJSON(o domain.Order) OrderJSON {
 }
 
 // MapError maps the order service's errors to answers.
-func MapError(err error) *platform.Error {
+func MapError(err error) *httpx.Error {
 	var unavailable *domain.UnavailableError
 	switch {
 	case errors.Is(err, domain.ErrNotFound):
-		return &platform.Error{Status: http.StatusNotFound, Code: platform.CodeNotFound, Message: "no such order", Err: err}
+		return &httpx.Error{Status: http.StatusNotFound, Code: httpx.CodeNotFound, Message: "no such order", Err: err}
 	case errors.Is(err, domain.ErrInvalid):
-		return &platform.Error{Status: http.StatusBadRequest, Code: platform.CodeBadRequest, Message: err.Error(), Err: err}
+		return &httpx.Error{Status: http.StatusBadRequest, Code: httpx.CodeBadRequest, Message: err.Error(), Err: err}
 	case errors.Is(err, domain.ErrUnknownSKU):
-		return &platform.Error{Status: http.StatusUnprocessableEntity, Code: CodeUnknownSKU, Message: "no such SKU in the catalogue", Err: err}
+		return &httpx.Error{Status: http.StatusUnprocessableEntity, Code: CodeUnknownSKU, Message: "no such SKU in the catalogue", Err: err}
 	case errors.Is(err, domain.ErrUnknownUser):
-		return &platform.Error{Status: http.StatusUnprocessableEntity, Code: CodeUnknownUser, Message: "no account for this user", Err: err}
+		return &httpx.Error{Status: http.StatusUnprocessableEntity, Code: CodeUnknownUser, Message: "no account for this user", Err: err}
 	case errors.Is(err, domain.ErrAmountOverflow):
-		return &platform.Error{Status: http.StatusUnprocessableEntity, Code: CodeAmountTooLarge, Message: "price × quantity is too large", Err: err}
+		return &httpx.Error{Status: http.StatusUnprocessableEntity, Code: CodeAmountTooLarge, Message: "price × quantity is too large", Err: err}
 	case errors.Is(err, domain.ErrKeyReused):
-		return &platform.Error{Status: http.StatusUnprocessableEntity, Code: CodeKeyReused, Message: "this Idempotency-Key was used with another request body", Err: err}
+		return &httpx.Error{Status: http.StatusUnprocessableEntity, Code: CodeKeyReused, Message: "this Idempotency-Key was used with another request body", Err: err}
 	case errors.As(err, &unavailable):
-		return &platform.Error{Status: http.StatusServiceUnavailable, Code: unavailable.Code, Message: unavailable.Reason + "; retry later", RetryAfter: 1, Err: err}
+		return &httpx.Error{Status: http.StatusServiceUnavailable, Code: unavailable.Code, Message: unavailable.Reason + "; retry later", RetryAfter: 1, Err: err}
 	case dbx.IsTransient(err) || errors.Is(err, context.DeadlineExceeded):
 		// The order database unreachable, gone away, busy or too slow: it may well be
 		// back for the retry (the pool reconnects by itself).
-		return &platform.Error{Status: http.StatusServiceUnavailable, Code: platform.CodeUnavailable, Message: "the order database is unavailable; retry later", RetryAfter: 1, Err: err}
+		return &httpx.Error{Status: http.StatusServiceUnavailable, Code: httpx.CodeUnavailable, Message: "the order database is unavailable; retry later", RetryAfter: 1, Err: err}
 	}
 	return nil
 }
@@ -120,16 +107,15 @@ type API struct {
 	Service      *service.Service
 	Store        *store.Store
 	MaxBodyBytes int64
-	Log          *slog.Logger
 	// Limiter bounds the rate of POST /api/v1/orders; nil: no limit.
 	Limiter *rate.Limiter
 }
 
 // Routes registers the REST routes.
 func (a *API) Routes(r gin.IRouter) {
-	r.POST("/api/v1/orders", a.place)
-	r.GET("/api/v1/orders", a.list)
-	r.GET("/api/v1/orders/:id", a.get)
+	r.POST("/api/v1/orders", httpx.Handle(a.place))
+	r.GET("/api/v1/orders", httpx.Handle(a.list))
+	r.GET("/api/v1/orders/:id", httpx.Handle(a.get))
 }
 
 type placeBody struct {
@@ -138,27 +124,37 @@ type placeBody struct {
 	Quantity int64  `json:"quantity"`
 }
 
-func (a *API) place(c *gin.Context) {
+// place answers POST /api/v1/orders: 201 with the confirmed order, or an error answer.
+// One about a placed order (a refusal, 409 or 422; or 503 with Retry-After, the outcome
+// unknown or not reached yet) is the usual {"code","message"} plus, when an order was
+// created, its "order_id" and "xid"; a 503's message says to retry with the same
+// Idempotency-Key (or, without one, to read the order first).
+func (a *API) place(c *gin.Context) error {
 	if a.Limiter != nil && !a.Limiter.Allow() {
-		_ = c.Error(&platform.Error{Status: http.StatusTooManyRequests, Code: CodeRateLimited, Message: "too many orders; slow down", RetryAfter: 1})
-		return
+		return &httpx.Error{Status: http.StatusTooManyRequests, Code: CodeRateLimited, Message: "too many orders; slow down", RetryAfter: 1}
 	}
 	key := c.GetHeader(HeaderIdempotencyKey)
 	if _, present := c.Request.Header[http.CanonicalHeaderKey(HeaderIdempotencyKey)]; present && !domain.ValidIdempotencyKey(key) {
-		_ = c.Error(platform.Errorf(http.StatusBadRequest, platform.CodeBadRequest, "Idempotency-Key must be 1..128 printable ASCII characters"))
-		return
+		return httpx.Errorf(http.StatusBadRequest, httpx.CodeBadRequest, "Idempotency-Key must be 1..128 printable ASCII characters")
 	}
 	var b placeBody
-	if err := platform.DecodeJSON(c, a.MaxBodyBytes, &b); err != nil {
-		_ = c.Error(err)
-		return
+	if err := httpx.DecodeJSON(c, a.MaxBodyBytes, &b); err != nil {
+		return err
 	}
 	res, err := a.Service.Place(c.Request.Context(), domain.PlaceRequest{UserID: b.UserID, SKU: b.SKU, Quantity: b.Quantity}, key)
+	if err != nil {
+		return placeError(err, key != "")
+	}
+	c.JSON(http.StatusCreated, PlacedJSON{OrderID: res.OrderID, XID: res.XID, Status: string(domain.StatusConfirmed), Amount: res.Amount})
+	return nil
+}
+
+// placeError is the answer of a failed placement; keyed says whether the request had an
+// Idempotency-Key. Errors other than a refusal or an unavailability go to MapError.
+func placeError(err error, keyed bool) error {
 	var refused *domain.RefusedError
 	var unavailable *domain.UnavailableError
 	switch {
-	case err == nil:
-		c.JSON(http.StatusCreated, PlacedJSON{OrderID: res.OrderID, XID: res.XID, Status: string(domain.StatusConfirmed), Amount: res.Amount})
 	case errors.As(err, &refused):
 		status, code := http.StatusConflict, refused.Code
 		switch refused.Code {
@@ -167,55 +163,61 @@ func (a *API) place(c *gin.Context) {
 		case domain.RefusedUnknownAccount:
 			status, code = http.StatusUnprocessableEntity, CodeUnknownUser
 		}
-		c.JSON(status, ProblemJSON{Code: code, Message: refused.Message, OrderID: refused.OrderID, XID: refused.XID})
+		return &httpx.Error{Status: status, Code: code, Message: refused.Message, Details: orderDetails(refused.OrderID, refused.XID), Err: err}
 	case errors.As(err, &unavailable):
-		a.Log.Warn("order not placed: unavailable", "code", unavailable.Code, "order_id", unavailable.OrderID,
-			"xid", unavailable.XID, "request_id", tcc.MetaFrom(c.Request.Context()).RequestID, "err", err)
-		c.Header("Retry-After", "1")
-		c.JSON(http.StatusServiceUnavailable, ProblemJSON{Code: unavailable.Code, Message: unavailable.Reason + retryHint(key != "", unavailable.Code, unavailable.OrderID),
-			OrderID: unavailable.OrderID, XID: unavailable.XID})
-	default:
-		_ = c.Error(err)
+		return &httpx.Error{Status: http.StatusServiceUnavailable, Code: unavailable.Code, RetryAfter: 1,
+			Message: unavailable.Reason + retryHint(keyed, unavailable.Code, unavailable.OrderID),
+			Details: orderDetails(unavailable.OrderID, unavailable.XID), Err: err}
 	}
+	return err
 }
 
-func (a *API) get(c *gin.Context) {
+// orderDetails are the order's IDs in an error answer, each only when known.
+func orderDetails(orderID, xid string) map[string]any {
+	d := map[string]any{}
+	if orderID != "" {
+		d["order_id"] = orderID
+	}
+	if xid != "" {
+		d["xid"] = xid
+	}
+	return d
+}
+
+func (a *API) get(c *gin.Context) error {
 	id := c.Param("id")
 	if !domain.ValidRef(id) {
-		_ = c.Error(platform.Errorf(http.StatusBadRequest, platform.CodeBadRequest, "order_id must be 1..64 characters of [A-Za-z0-9._-]"))
-		return
+		return httpx.Errorf(http.StatusBadRequest, httpx.CodeBadRequest, "order_id must be 1..64 characters of [A-Za-z0-9._-]")
 	}
 	o, err := a.Store.Get(c.Request.Context(), id)
 	if err != nil {
-		_ = c.Error(err)
-		return
+		return err
 	}
 	c.JSON(http.StatusOK, toJSON(o))
+	return nil
 }
 
-func (a *API) list(c *gin.Context) {
+func (a *API) list(c *gin.Context) error {
 	user := c.Query("user_id")
 	if !domain.ValidRef(user) {
-		_ = c.Error(platform.Errorf(http.StatusBadRequest, platform.CodeBadRequest, "user_id is required: 1..64 characters of [A-Za-z0-9._-]"))
-		return
+		return httpx.Errorf(http.StatusBadRequest, httpx.CodeBadRequest, "user_id is required: 1..64 characters of [A-Za-z0-9._-]")
 	}
-	limit, after, err := platform.PageQuery(c, domain.ValidRef, "an order_id")
+	limit, after, err := httpx.PageQuery(c, domain.ValidRef, "an order_id")
 	if err != nil {
-		_ = c.Error(err)
-		return
+		return err
 	}
 	orders, err := a.Store.ListByUser(c.Request.Context(), user, after, limit+1)
 	if err != nil {
 		if errors.Is(err, domain.ErrNotFound) {
-			err = platform.Errorf(http.StatusBadRequest, platform.CodeBadRequest, "after names no order")
+			err = httpx.Errorf(http.StatusBadRequest, httpx.CodeBadRequest, "after names no order")
 		}
-		_ = c.Error(err)
-		return
+		return err
 	}
-	orders, next := platform.Page(orders, limit, func(o domain.Order) string { return o.ID })
+	orders, next := httpx.Page(orders, limit, func(o domain.Order) string { return o.ID })
 	page := OrderPage{Orders: make([]OrderJSON, 0, len(orders)), Next: next}
 	for _, o := range orders {
 		page.Orders = append(page.Orders, toJSON(o))
 	}
 	c.JSON(http.StatusOK, page)
+	return nil
 }

@@ -26,7 +26,7 @@ func TestBudgetsNest(t *testing.T) {
 		}
 		margin := min(max(b.Coordinator/10, 20*time.Millisecond), time.Second)
 		announced := b.Coordinator - margin
-		if !(tc.tx < announced && announced < b.Coordinator && b.Coordinator+2*b.Lookup < b.Request) {
+		if tc.tx >= announced || announced >= b.Coordinator || b.Coordinator+2*b.Lookup >= b.Request {
 			t.Errorf("T=%v: T %v, announced %v, call %v, request %v do not nest", tc.tx, tc.tx, announced, b.Coordinator, b.Request)
 		}
 	}

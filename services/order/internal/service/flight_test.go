@@ -31,7 +31,7 @@ func (*blockingCatalogue) Forget(string) {}
 // confirmingCoordinator confirms every transaction.
 type confirmingCoordinator struct{}
 
-func (confirmingCoordinator) Begin(_ context.Context, req tcc.BeginRequest, key string) (*tcc.Transaction, error) {
+func (confirmingCoordinator) Begin(_ context.Context, _ tcc.BeginRequest, key string) (*tcc.Transaction, error) {
 	return &tcc.Transaction{XID: "x-" + key, Status: tcc.TxConfirmed}, nil
 }
 

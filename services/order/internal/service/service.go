@@ -1,6 +1,6 @@
 // Package service is the order service's application layer: placing an order (pricing
 // from the catalogue, one global transaction over the order, inventory and payment
-// branches, idempotent replays) and the order branch's TCC action.
+// branches, idempotent replays). The order branch's TCC action is in tccaction.
 package service
 
 import (
@@ -12,12 +12,11 @@ import (
 	"sync"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/tccsuite/tccsuite/internal/dbx"
 	"github.com/tccsuite/tccsuite/pkg/tcc"
 	"github.com/tccsuite/tccsuite/services/order/internal/domain"
 	"github.com/tccsuite/tccsuite/services/order/internal/store"
+	"github.com/tccsuite/tccsuite/services/order/internal/tccaction"
 )
 
 // Coordinator begins global transactions (tcc.Client and adapters.Coordinator).
@@ -47,7 +46,7 @@ const (
 	ParticipantOrder     = "order"
 	ParticipantInventory = "inventory"
 	ParticipantPayment   = "payment"
-	ActionPlace          = "place"
+	ActionPlace          = tccaction.NamePlace
 	ActionReserve        = "reserve"
 	ActionCharge         = "charge"
 )
@@ -413,21 +412,4 @@ func beginRequest(p domain.Placement, timeoutMS int64, wait string) (tcc.BeginRe
 		TimeoutMS: timeoutMS,
 		Wait:      wait,
 	}, nil
-}
-
-// PlaceAction is the order branch: Try writes the PENDING order row, Confirm marks it
-// CONFIRMED, Cancel CANCELLED (an empty Cancel, whose Try never ran, writes nothing).
-func PlaceAction(st *store.Store) tcc.Action[domain.Placement] {
-	return tcc.Action[domain.Placement]{
-		Name: ActionPlace,
-		Try: func(ctx context.Context, tx *gorm.DB, b tcc.Branch, p domain.Placement) error {
-			return st.Insert(ctx, tx, b.XID, p)
-		},
-		Confirm: func(ctx context.Context, tx *gorm.DB, _ tcc.Branch, p domain.Placement) error {
-			return st.Finish(ctx, tx, p.OrderID, domain.StatusConfirmed)
-		},
-		Cancel: func(ctx context.Context, tx *gorm.DB, _ tcc.Branch, p domain.Placement) error {
-			return st.Finish(ctx, tx, p.OrderID, domain.StatusCancelled)
-		},
-	}
 }

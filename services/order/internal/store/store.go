@@ -5,11 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/tccsuite/tccsuite/internal/migrate"
 	"github.com/tccsuite/tccsuite/services/order/internal/domain"
 )
 
@@ -77,82 +79,12 @@ type Store struct {
 // New returns a Store over db.
 func New(db *gorm.DB) *Store { return &Store{db: db} }
 
-// Migrate creates the orders and idempotency_keys tables if missing; idempotent.
+// Migrate brings the schema to its newest version (Schema, which includes the TCC
+// barrier's table; see migrate.Up): idempotent, and safe while other replicas run it on
+// the same database.
 func Migrate(ctx context.Context, db *gorm.DB) error {
-	var stmts []string
-	switch db.Dialector.Name() {
-	case "mysql":
-		stmts = []string{`CREATE TABLE IF NOT EXISTS orders (
-  id         VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
-  xid        VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
-  user_id    VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
-  sku        VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
-  quantity   BIGINT NOT NULL,
-  unit_price BIGINT NOT NULL,
-  amount     BIGINT NOT NULL,
-  status     VARCHAR(16) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
-  created_at DATETIME(3) NOT NULL,
-  updated_at DATETIME(3) NOT NULL,
-  KEY orders_user (user_id, created_at, id),
-  KEY orders_xid (xid)
-) ENGINE=InnoDB`, `CREATE TABLE IF NOT EXISTS idempotency_keys (
-  idem_key    VARCHAR(128) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
-  fingerprint CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
-  order_id    VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
-  xid         VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL DEFAULT '',
-  unit_price  BIGINT NOT NULL DEFAULT 0,
-  amount      BIGINT NOT NULL DEFAULT 0,
-  timeout_ms  BIGINT NOT NULL DEFAULT 0,
-  outcome     VARCHAR(32) CHARACTER SET ascii COLLATE ascii_bin NOT NULL DEFAULT '',
-  message     VARCHAR(512) NOT NULL DEFAULT '',
-  created_at  DATETIME(3) NOT NULL,
-  KEY idempotency_created (created_at)
-) ENGINE=InnoDB`}
-	case "sqlite":
-		stmts = []string{`CREATE TABLE IF NOT EXISTS orders (
-  id         TEXT NOT NULL PRIMARY KEY,
-  xid        TEXT NOT NULL,
-  user_id    TEXT NOT NULL,
-  sku        TEXT NOT NULL,
-  quantity   INTEGER NOT NULL,
-  unit_price INTEGER NOT NULL,
-  amount     INTEGER NOT NULL,
-  status     TEXT NOT NULL,
-  created_at DATETIME NOT NULL,
-  updated_at DATETIME NOT NULL
-) WITHOUT ROWID`,
-			`CREATE INDEX IF NOT EXISTS orders_user ON orders (user_id, created_at, id)`,
-			`CREATE INDEX IF NOT EXISTS orders_xid ON orders (xid)`,
-			`CREATE TABLE IF NOT EXISTS idempotency_keys (
-  idem_key    TEXT NOT NULL PRIMARY KEY,
-  fingerprint TEXT NOT NULL,
-  order_id    TEXT NOT NULL,
-  xid         TEXT NOT NULL DEFAULT '',
-  unit_price  INTEGER NOT NULL DEFAULT 0,
-  amount      INTEGER NOT NULL DEFAULT 0,
-  timeout_ms  INTEGER NOT NULL DEFAULT 0,
-  outcome     TEXT NOT NULL DEFAULT '',
-  message     TEXT NOT NULL DEFAULT '',
-  created_at  DATETIME NOT NULL
-) WITHOUT ROWID`}
-	default:
-		return fmt.Errorf("order: migrate: unsupported database %q", db.Dialector.Name())
-	}
-	for _, s := range stmts {
-		if err := db.WithContext(ctx).Exec(s).Error; err != nil {
-			return fmt.Errorf("order: migrate: %w", err)
-		}
-	}
-	// Tables created before the placement was stored with the key get its columns.
-	for _, col := range []string{"unit_price", "timeout_ms"} {
-		if db.WithContext(ctx).Migrator().HasColumn("idempotency_keys", col) {
-			continue
-		}
-		if err := db.WithContext(ctx).Exec("ALTER TABLE idempotency_keys ADD COLUMN " + col + " BIGINT NOT NULL DEFAULT 0").Error; err != nil {
-			return fmt.Errorf("order: migrate: %w", err)
-		}
-	}
-	return nil
+	_, err := migrate.Up(ctx, db, Schema, slog.Default())
+	return err
 }
 
 // Insert writes a new PENDING order inside tx (the order branch's Try).

@@ -24,36 +24,7 @@ func TestStoreContract(t *testing.T) {
 			t.Run("order life", func(t *testing.T) { testOrderLife(t, open(t)) })
 			t.Run("claim race", func(t *testing.T) { testClaimRace(t, open(t)) })
 			t.Run("purge keys", func(t *testing.T) { testPurgeKeys(t, open(t)) })
-			t.Run("upgrade", func(t *testing.T) { testUpgrade(t, open(t)) })
 		})
-	}
-}
-
-// testUpgrade: an idempotency_keys table of the version that did not store placements
-// gets the columns, its keys read as unpriced, and new claims store their placement.
-func testUpgrade(t *testing.T, db *gorm.DB) {
-	ctx := context.Background()
-	datetime := "DATETIME(3)"
-	if db.Dialector.Name() == "sqlite" {
-		datetime = "DATETIME"
-	}
-	if err := db.Exec(`CREATE TABLE idempotency_keys (idem_key VARCHAR(128) NOT NULL PRIMARY KEY, fingerprint CHAR(64) NOT NULL,
-  order_id VARCHAR(64) NOT NULL, xid VARCHAR(64) NOT NULL DEFAULT '', amount BIGINT NOT NULL DEFAULT 0,
-  outcome VARCHAR(32) NOT NULL DEFAULT '', message VARCHAR(512) NOT NULL DEFAULT '', created_at ` + datetime + ` NOT NULL)`).Error; err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Exec("INSERT INTO idempotency_keys (idem_key, fingerprint, order_id, created_at) VALUES ('old', 'fp', 'o-old', ?)", time.Now().UTC()).Error; err != nil {
-		t.Fatal(err)
-	}
-	s := newStore(t, db)
-	if rec, found, err := s.Lookup(ctx, "old"); err != nil || !found || rec.OrderID != "o-old" || rec.Priced() {
-		t.Fatalf("old key: %+v %v %v", rec, found, err)
-	}
-	if _, err := claim(ctx, s, "new", "o-new"); err != nil {
-		t.Fatal(err)
-	}
-	if rec, _, err := s.Lookup(ctx, "new"); err != nil || !rec.Priced() || rec.UnitPrice != 5 {
-		t.Fatalf("new key: %+v %v", rec, err)
 	}
 }
 

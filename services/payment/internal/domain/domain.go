@@ -1,5 +1,5 @@
 // Package domain holds the payment service's business rules: an account's balance and
-// frozen funds, and the hold an order places on them (DESIGN §6). Money is integer minor
+// frozen funds, and the hold an order places on them (docs/design.md §6). Money is integer minor
 // units.
 package domain
 
@@ -42,7 +42,7 @@ func ValidAccountID(s string) bool {
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+		if (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '.' && c != '_' && c != '-' {
 			return false
 		}
 	}

@@ -1,29 +1,17 @@
-// Package httpapi is the payment service's HTTP surface: the accounts REST API (read,
-// admin reset), payment look-ups, and the TCC action "charge" on the participant SDK.
+// Package httpapi is the payment service's REST API: accounts (read, admin reset) and
+// payment look-ups. The TCC action "charge" is in tccaction.
 package httpapi
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"gorm.io/gorm"
 
-	"github.com/tccsuite/tccsuite/pkg/tcc"
-	"github.com/tccsuite/tccsuite/services/internal/platform"
+	"github.com/tccsuite/tccsuite/internal/httpx"
 	"github.com/tccsuite/tccsuite/services/payment/internal/domain"
 	"github.com/tccsuite/tccsuite/services/payment/internal/store"
-)
-
-// ActionCharge is the TCC action's name: POST /tcc/charge/{try,confirm,cancel}.
-const ActionCharge = "charge"
-
-// Refusal codes of the charge Try.
-const (
-	CodeInsufficientFunds = "INSUFFICIENT_FUNDS"
-	CodeUnknownAccount    = "UNKNOWN_ACCOUNT"
 )
 
 // AccountJSON is an account as the REST API shows it.
@@ -60,12 +48,12 @@ func toJSON(a domain.Account) AccountJSON {
 }
 
 // MapError maps the payment service's domain errors to answers.
-func MapError(err error) *platform.Error {
+func MapError(err error) *httpx.Error {
 	switch {
 	case errors.Is(err, domain.ErrNotFound):
-		return &platform.Error{Status: http.StatusNotFound, Code: platform.CodeNotFound, Message: "no such account", Err: err}
+		return &httpx.Error{Status: http.StatusNotFound, Code: httpx.CodeNotFound, Message: "no such account", Err: err}
 	case errors.Is(err, domain.ErrInvalid):
-		return &platform.Error{Status: http.StatusBadRequest, Code: platform.CodeBadRequest, Message: err.Error(), Err: err}
+		return &httpx.Error{Status: http.StatusBadRequest, Code: httpx.CodeBadRequest, Message: err.Error(), Err: err}
 	}
 	return nil
 }
@@ -78,133 +66,101 @@ type API struct {
 
 // Routes registers the REST routes on r; admin guards the PUT.
 func (a *API) Routes(r gin.IRouter, admin gin.HandlerFunc) {
-	r.GET("/api/v1/accounts", a.list)
-	r.GET("/api/v1/accounts/:id", a.get)
-	r.PUT("/api/v1/accounts/:id", admin, a.put)
-	r.GET("/api/v1/payments", a.payments)
-	r.GET("/api/v1/payments/stats", a.stats)
+	r.GET("/api/v1/accounts", httpx.Handle(a.list))
+	r.GET("/api/v1/accounts/:id", httpx.Handle(a.get))
+	r.PUT("/api/v1/accounts/:id", admin, httpx.Handle(a.put))
+	r.GET("/api/v1/payments", httpx.Handle(a.payments))
+	r.GET("/api/v1/payments/stats", httpx.Handle(a.stats))
 }
 
 func idParam(c *gin.Context) (string, error) {
 	id := c.Param("id")
 	if !domain.ValidAccountID(id) {
-		return "", platform.Errorf(http.StatusBadRequest, platform.CodeBadRequest, "account id must be 1..64 characters of [A-Za-z0-9._-]")
+		return "", httpx.Errorf(http.StatusBadRequest, httpx.CodeBadRequest, "account id must be 1..64 characters of [A-Za-z0-9._-]")
 	}
 	return id, nil
 }
 
-func (a *API) get(c *gin.Context) {
+func (a *API) get(c *gin.Context) error {
 	id, err := idParam(c)
 	if err != nil {
-		_ = c.Error(err)
-		return
+		return err
 	}
 	acc, err := a.Store.Get(c.Request.Context(), id)
 	if err != nil {
-		_ = c.Error(err)
-		return
+		return err
 	}
 	c.JSON(http.StatusOK, toJSON(acc))
+	return nil
 }
 
-func (a *API) list(c *gin.Context) {
-	limit, after, err := platform.PageQuery(c, domain.ValidAccountID, "an account id")
+func (a *API) list(c *gin.Context) error {
+	limit, after, err := httpx.PageQuery(c, domain.ValidAccountID, "an account id")
 	if err != nil {
-		_ = c.Error(err)
-		return
+		return err
 	}
 	accs, err := a.Store.List(c.Request.Context(), after, limit+1)
 	if err != nil {
-		_ = c.Error(err)
-		return
+		return err
 	}
-	accs, next := platform.Page(accs, limit, func(a domain.Account) string { return a.ID })
+	accs, next := httpx.Page(accs, limit, func(a domain.Account) string { return a.ID })
 	page := AccountPage{Accounts: make([]AccountJSON, 0, len(accs)), Next: next}
 	for _, acc := range accs {
 		page.Accounts = append(page.Accounts, toJSON(acc))
 	}
 	c.JSON(http.StatusOK, page)
+	return nil
 }
 
 type putBody struct {
 	Balance *int64 `json:"balance"`
 }
 
-func (a *API) put(c *gin.Context) {
+func (a *API) put(c *gin.Context) error {
 	id, err := idParam(c)
 	if err != nil {
-		_ = c.Error(err)
-		return
+		return err
 	}
 	var b putBody
-	if err := platform.DecodeJSON(c, a.MaxBodyBytes, &b); err != nil {
-		_ = c.Error(err)
-		return
+	if err := httpx.DecodeJSON(c, a.MaxBodyBytes, &b); err != nil {
+		return err
 	}
 	if b.Balance == nil {
-		_ = c.Error(platform.Errorf(http.StatusBadRequest, platform.CodeBadRequest, "balance is required"))
-		return
+		return httpx.Errorf(http.StatusBadRequest, httpx.CodeBadRequest, "balance is required")
 	}
 	if err := domain.ValidBalance(*b.Balance); err != nil {
-		_ = c.Error(err)
-		return
+		return err
 	}
 	acc, err := a.Store.Put(c.Request.Context(), id, *b.Balance)
 	if err != nil {
-		_ = c.Error(err)
-		return
+		return err
 	}
 	c.JSON(http.StatusOK, toJSON(acc))
+	return nil
 }
 
-func (a *API) payments(c *gin.Context) {
+func (a *API) payments(c *gin.Context) error {
 	orderID := c.Query("order_id")
 	if orderID == "" || len(orderID) > 64 {
-		_ = c.Error(platform.Errorf(http.StatusBadRequest, platform.CodeBadRequest, "order_id is required"))
-		return
+		return httpx.Errorf(http.StatusBadRequest, httpx.CodeBadRequest, "order_id is required")
 	}
 	ps, err := a.Store.Payments(c.Request.Context(), orderID)
 	if err != nil {
-		_ = c.Error(err)
-		return
+		return err
 	}
 	out := make([]PaymentJSON, len(ps))
 	for i, p := range ps {
 		out[i] = PaymentJSON{OrderID: p.OrderID, XID: p.XID, AccountID: p.AccountID, Amount: p.Amount, CreatedAt: p.CreatedAt}
 	}
 	c.JSON(http.StatusOK, gin.H{"payments": out})
+	return nil
 }
 
-func (a *API) stats(c *gin.Context) {
+func (a *API) stats(c *gin.Context) error {
 	n, total, err := a.Store.CountPayments(c.Request.Context())
 	if err != nil {
-		_ = c.Error(err)
-		return
+		return err
 	}
 	c.JSON(http.StatusOK, PaymentStats{Count: n, Total: total})
-}
-
-// ChargeAction is the TCC action: Try freezes, Confirm captures (one payments row per
-// order), Cancel unfreezes. Each runs inside the barrier's transaction, so it happens
-// once per branch whatever the duplication or order of the calls.
-func ChargeAction(s *store.Store) tcc.Action[domain.Hold] {
-	return tcc.Action[domain.Hold]{
-		Name: ActionCharge,
-		Try: func(ctx context.Context, tx *gorm.DB, _ tcc.Branch, h domain.Hold) error {
-			err := s.Freeze(ctx, tx, h)
-			switch {
-			case errors.Is(err, domain.ErrInsufficientFunds):
-				return tcc.Reject(CodeInsufficientFunds, err.Error())
-			case errors.Is(err, domain.ErrNotFound):
-				return tcc.Reject(CodeUnknownAccount, err.Error())
-			}
-			return err
-		},
-		Confirm: func(ctx context.Context, tx *gorm.DB, b tcc.Branch, h domain.Hold) error {
-			return s.Capture(ctx, tx, b.XID, h)
-		},
-		Cancel: func(ctx context.Context, tx *gorm.DB, _ tcc.Branch, h domain.Hold) error {
-			return s.Release(ctx, tx, h)
-		},
-	}
+	return nil
 }

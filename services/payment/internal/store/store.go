@@ -7,12 +7,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	mysqldrv "github.com/go-sql-driver/mysql"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/tccsuite/tccsuite/internal/migrate"
 	"github.com/tccsuite/tccsuite/services/payment/internal/domain"
 )
 
@@ -62,53 +64,12 @@ type Store struct {
 // New returns a Store over db.
 func New(db *gorm.DB) *Store { return &Store{db: db} }
 
-// Migrate creates the accounts and payments tables if missing; idempotent.
+// Migrate brings the schema to its newest version (Schema, which includes the TCC
+// barrier's table; see migrate.Up): idempotent, and safe while other replicas run it on
+// the same database.
 func Migrate(ctx context.Context, db *gorm.DB) error {
-	var stmts []string
-	switch db.Dialector.Name() {
-	case "mysql":
-		stmts = []string{`CREATE TABLE IF NOT EXISTS accounts (
-  id         VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
-  balance    BIGINT NOT NULL,
-  frozen     BIGINT NOT NULL DEFAULT 0,
-  version    BIGINT NOT NULL DEFAULT 0,
-  updated_at DATETIME(3) NOT NULL,
-  CONSTRAINT accounts_nonneg CHECK (balance >= 0 AND frozen >= 0)
-) ENGINE=InnoDB`, `CREATE TABLE IF NOT EXISTS payments (
-  id         BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
-  order_id   VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
-  xid        VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
-  account_id VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
-  amount     BIGINT NOT NULL,
-  created_at DATETIME(3) NOT NULL,
-  UNIQUE KEY payments_order (order_id),
-  KEY payments_account (account_id)
-) ENGINE=InnoDB`}
-	case "sqlite":
-		stmts = []string{`CREATE TABLE IF NOT EXISTS accounts (
-  id         TEXT NOT NULL PRIMARY KEY,
-  balance    INTEGER NOT NULL,
-  frozen     INTEGER NOT NULL DEFAULT 0,
-  version    INTEGER NOT NULL DEFAULT 0,
-  updated_at DATETIME NOT NULL,
-  CHECK (balance >= 0 AND frozen >= 0)
-) WITHOUT ROWID`, `CREATE TABLE IF NOT EXISTS payments (
-  id         INTEGER PRIMARY KEY AUTOINCREMENT,
-  order_id   TEXT NOT NULL UNIQUE,
-  xid        TEXT NOT NULL,
-  account_id TEXT NOT NULL,
-  amount     INTEGER NOT NULL,
-  created_at DATETIME NOT NULL
-)`, `CREATE INDEX IF NOT EXISTS payments_account ON payments (account_id)`}
-	default:
-		return fmt.Errorf("payment: migrate: unsupported database %q", db.Dialector.Name())
-	}
-	for _, s := range stmts {
-		if err := db.WithContext(ctx).Exec(s).Error; err != nil {
-			return fmt.Errorf("payment: migrate: %w", err)
-		}
-	}
-	return nil
+	_, err := migrate.Up(ctx, db, Schema, slog.Default())
+	return err
 }
 
 const selectAccount = `SELECT a.id, a.balance, a.frozen, a.version, a.updated_at,

@@ -1,0 +1,33 @@
+package platform
+
+import (
+	"context"
+	"fmt"
+
+	"gorm.io/gorm"
+
+	"github.com/tccsuite/tccsuite/internal/dbx"
+	"github.com/tccsuite/tccsuite/pkg/tcc"
+)
+
+// OpenDB opens the service's database, creating the MySQL schema if missing.
+func (c Common) OpenDB(ctx context.Context) (*gorm.DB, error) {
+	if c.MySQLDSN != "" {
+		if err := dbx.CreateMySQLDatabase(ctx, c.MySQLDSN); err != nil {
+			return nil, err
+		}
+	}
+	return dbx.Open(ctx, dbx.Config{MySQLDSN: c.MySQLDSN, SQLitePath: c.SQLitePath, MaxOpenConns: c.DBMaxConns})
+}
+
+// Migrate creates the TCC barrier's tables, then the service's (migrate, when not nil).
+// Idempotent: it may run at every start, on several replicas at once.
+func Migrate(ctx context.Context, db *gorm.DB, migrate func(context.Context, *gorm.DB) error) error {
+	if err := tcc.Migrate(ctx, db); err != nil {
+		return fmt.Errorf("barrier: %w", err)
+	}
+	if migrate == nil {
+		return nil
+	}
+	return migrate(ctx, db)
+}

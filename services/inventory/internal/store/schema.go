@@ -1,0 +1,15 @@
+package store
+
+import (
+	"embed"
+
+	"github.com/tccsuite/tccsuite/internal/migrate"
+)
+
+//go:embed migrations/mysql/*.sql migrations/sqlite/*.sql
+var migrations embed.FS
+
+// Schema is the inventory service's versioned schema, the TCC barrier's table included:
+// migrations/mysql and migrations/sqlite, one file per version. Migrate applies it at
+// start, "inventory migrate" on demand.
+var Schema = migrate.Set{Component: "inventory", FS: migrate.Sub(migrations, "migrations")}
