@@ -10,12 +10,12 @@ import (
 	"net/http"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/tccsuite/tccsuite/coordinator/internal/engine"
 	"github.com/tccsuite/tccsuite/internal/httpx"
+	"github.com/tccsuite/tccsuite/internal/textx"
 	"github.com/tccsuite/tccsuite/pkg/tcc"
 )
 
@@ -177,11 +177,8 @@ func requestHash(r *tcc.BeginRequest, timeout time.Duration) string {
 // clip shortens a client's string for an error message: at most 64 bytes (cut on a
 // rune boundary) then "...", quoted if not printable ASCII.
 func clip(s string) string {
-	if n := 64; len(s) > n {
-		for n > 0 && !utf8.RuneStart(s[n]) {
-			n--
-		}
-		s = s[:n] + "..."
+	if len(s) > 64 {
+		s = textx.Truncate(s, 64) + "..."
 	}
 	if !printable(s) {
 		return strconv.Quote(s)

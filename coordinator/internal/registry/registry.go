@@ -14,11 +14,11 @@ import (
 	"net/url"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/go-resty/resty/v2"
 
 	"github.com/tccsuite/tccsuite/coordinator/internal/breaker"
+	"github.com/tccsuite/tccsuite/internal/textx"
 	"github.com/tccsuite/tccsuite/pkg/tcc"
 )
 
@@ -186,20 +186,8 @@ func (p *Participant) Do(ctx context.Context, c Call) Result {
 	if res.Class != tcc.ClassDone {
 		var eb tcc.ErrorBody
 		if json.Unmarshal(resp.Body(), &eb) == nil {
-			res.Code, res.Message = truncate(eb.Code, 64), truncate(eb.Message, 256)
+			res.Code, res.Message = textx.Truncate(eb.Code, 64), textx.Truncate(eb.Message, 256)
 		}
 	}
 	return res
-}
-
-// truncate cuts s to at most n bytes, on a rune boundary (a participant's message may
-// be any UTF-8).
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }

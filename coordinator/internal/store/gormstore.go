@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
-	"strings"
 	"time"
 
 	mysqldrv "github.com/go-sql-driver/mysql"
@@ -15,6 +14,7 @@ import (
 	"gorm.io/gorm/clause"
 
 	"github.com/tccsuite/tccsuite/internal/migrate"
+	"github.com/tccsuite/tccsuite/internal/textx"
 	"github.com/tccsuite/tccsuite/pkg/tcc"
 )
 
@@ -129,7 +129,7 @@ func toRows(t *Transaction) (globalRow, []branchRow, error) {
 		}
 		bs[i] = branchRow{
 			XID: t.XID, BranchID: b.BranchID, Seq: i, Participant: b.Participant, Action: b.Action,
-			Payload: p, Status: string(b.Status), Attempts: b.Attempts, LastError: truncate(b.LastError, 512),
+			Payload: p, Status: string(b.Status), Attempts: b.Attempts, LastError: textx.Truncate(b.LastError, 512),
 			UpdatedAt: now,
 		}
 	}
@@ -370,7 +370,7 @@ func (s *GormStore) Apply(ctx context.Context, r Results) ([]string, error) {
 			rows = append(rows, branchRow{
 				XID: b.XID, BranchID: b.BranchID, Participant: b.Participant, Action: b.Action,
 				Payload: []byte{}, Status: string(b.Status), Attempts: b.Attempts,
-				LastError: truncate(b.LastError, 512), UpdatedAt: now,
+				LastError: textx.Truncate(b.LastError, 512), UpdatedAt: now,
 			})
 		}
 		sort.Slice(rows, func(i, j int) bool {
@@ -524,14 +524,6 @@ func (s *GormStore) Unfinished(ctx context.Context, after string, limit int) ([]
 		out[i] = Header{XID: g.XID, Status: tcc.TxStatus(g.Status), Owner: g.Owner, Deadline: g.Deadline.UTC()}
 	}
 	return out, nil
-}
-
-// truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "")
 }
 
 func sortedCopy(s []string) []string {

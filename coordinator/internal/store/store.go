@@ -31,7 +31,7 @@ var (
 type Transaction struct {
 	XID       string
 	Status    tcc.TxStatus
-	Owner     string // the coordinator session driving it (see cluster.Member.Owner)
+	Owner     string // the coordinator session driving it: "instance#lease" (cluster.Epoch.Owner)
 	Deadline  time.Time
 	TimeoutMS int64
 	LockKeys  []string

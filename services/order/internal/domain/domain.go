@@ -206,7 +206,7 @@ const (
 // unreachable or undecided, or a participant failed. The client may retry (with the
 // same Idempotency-Key).
 type UnavailableError struct {
-	Code    string // UnavailableCoordinator, UnavailableUndecided or UnavailableFailed
+	Code    string // UnavailableDependency, UnavailableUndecided or UnavailableFailed
 	Reason  string
 	OrderID string
 	XID     string

@@ -19,7 +19,7 @@ import (
 	"github.com/tccsuite/tccsuite/services/order/internal/tccaction"
 )
 
-// Coordinator begins global transactions (tcc.Client and adapters.Coordinator).
+// Coordinator begins global transactions (tcc.Client in production).
 type Coordinator interface {
 	Begin(ctx context.Context, req tcc.BeginRequest, idempotencyKey string) (*tcc.Transaction, error)
 }

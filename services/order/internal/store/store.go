@@ -12,6 +12,7 @@ import (
 	"gorm.io/gorm/clause"
 
 	"github.com/tccsuite/tccsuite/internal/migrate"
+	"github.com/tccsuite/tccsuite/internal/textx"
 	"github.com/tccsuite/tccsuite/services/order/internal/domain"
 )
 
@@ -235,10 +236,7 @@ func (s *Store) Claim(ctx context.Context, rec IdemRecord) (IdemRecord, error) {
 
 // Decide records the final outcome of the key's order; later replays repeat it.
 func (s *Store) Decide(ctx context.Context, rec IdemRecord) error {
-	msg := rec.Message
-	if len(msg) > 500 {
-		msg = msg[:500]
-	}
+	msg := textx.Truncate(rec.Message, 500) // never split a UTF-8 sequence
 	err := s.db.WithContext(ctx).Exec("UPDATE idempotency_keys SET xid = ?, amount = ?, outcome = ?, message = ? WHERE idem_key = ? AND order_id = ?",
 		rec.XID, rec.Amount, string(rec.Outcome), msg, rec.Key, rec.OrderID).Error
 	if err != nil {
