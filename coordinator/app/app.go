@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"gorm.io/gorm"
+
 	"github.com/tccsuite/tccsuite/coordinator/internal/breaker"
 	"github.com/tccsuite/tccsuite/coordinator/internal/cluster"
 	"github.com/tccsuite/tccsuite/coordinator/internal/engine"
@@ -72,14 +74,25 @@ func logStart(cfg Config, log *slog.Logger) {
 // it. closeStore closes it.
 func openStore(ctx context.Context, cfg Config, log *slog.Logger) (st store.Store, closeStore func(), err error) {
 	dcfg := cfg.dbConfig()
-	if dcfg.IsMySQL() {
-		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		if err := dbx.CreateMySQLDatabase(cctx, cfg.MySQLDSN); err != nil {
-			log.Warn("could not create the database (it may exist already)", "err", err)
+	var db *gorm.DB
+	// An unreachable database is waited for (TCC_DB_CONNECT_WAIT): a coordinator started
+	// while its database restarts comes up once it is back.
+	err = dbx.WaitAvailable(ctx, cfg.DBConnectWait, log, func(ctx context.Context) error {
+		if dcfg.IsMySQL() {
+			cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			err := dbx.CreateMySQLDatabase(cctx, cfg.MySQLDSN)
+			cancel()
+			if dbx.IsUnavailable(err) {
+				return err
+			}
+			if err != nil {
+				log.Warn("could not create the database (it may exist already)", "err", err)
+			}
 		}
-		cancel()
-	}
-	db, err := dbx.Open(ctx, dcfg)
+		var err error
+		db, err = dbx.Open(ctx, dcfg)
+		return err
+	})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -20,6 +20,7 @@ type Config struct {
 	MySQLDSN      string          `env:"TCC_MYSQL_DSN,dsn" desc:"MySQL/MariaDB DSN ('user:pass@tcp(host:3306)/db'); the database is created if missing. Empty selects SQLite"`
 	SQLitePath    string          `env:"TCC_SQLITE_PATH" envDefault:"tccsuite-coordinator.db" desc:"SQLite file when no MySQL DSN (quick start; single writer)"`
 	DBMaxConns    int             `env:"TCC_DB_MAX_CONNS" envDefault:"64" desc:"MySQL pool size"`
+	DBConnectWait time.Duration   `env:"TCC_DB_CONNECT_WAIT" envDefault:"30s" desc:"at start, how long an unreachable database is waited for (retrying, logged) before the coordinator gives up; '0' gives up at once"`
 	EtcdEndpoints []string        `env:"TCC_ETCD_ENDPOINTS" envDefault:"http://127.0.0.1:2379" desc:"comma-separated etcd endpoints"`
 	InstanceID    string          `env:"TCC_INSTANCE_ID" docDefault:"hostname-pid" desc:"unique instance name, '[A-Za-z0-9._:-]{1,64}'"`
 	AdvertiseAddr string          `env:"TCC_ADVERTISE_ADDR" docDefault:"'TCC_COORDINATOR_ADDR'" desc:"address published in '/tccsuite/coordinators/{instance}'"`

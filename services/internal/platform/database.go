@@ -3,6 +3,7 @@ package platform
 import (
 	"context"
 	"fmt"
+	"log/slog"
 
 	"gorm.io/gorm"
 
@@ -10,14 +11,21 @@ import (
 	"github.com/tccsuite/tccsuite/pkg/tcc"
 )
 
-// OpenDB opens the service's database, creating the MySQL schema if missing.
-func (c Common) OpenDB(ctx context.Context) (*gorm.DB, error) {
-	if c.MySQLDSN != "" {
-		if err := dbx.CreateMySQLDatabase(ctx, c.MySQLDSN); err != nil {
-			return nil, err
+// OpenDB opens the service's database, creating the MySQL schema if missing. An
+// unreachable database is waited for up to DBConnectWait (dbx.WaitAvailable).
+func (c Common) OpenDB(ctx context.Context, log *slog.Logger) (*gorm.DB, error) {
+	var db *gorm.DB
+	err := dbx.WaitAvailable(ctx, c.DBConnectWait, log, func(ctx context.Context) error {
+		if c.MySQLDSN != "" {
+			if err := dbx.CreateMySQLDatabase(ctx, c.MySQLDSN); err != nil {
+				return err
+			}
 		}
-	}
-	return dbx.Open(ctx, dbx.Config{MySQLDSN: c.MySQLDSN, SQLitePath: c.SQLitePath, MaxOpenConns: c.DBMaxConns})
+		var err error
+		db, err = dbx.Open(ctx, dbx.Config{MySQLDSN: c.MySQLDSN, SQLitePath: c.SQLitePath, MaxOpenConns: c.DBMaxConns})
+		return err
+	})
+	return db, err
 }
 
 // Migrate creates the TCC barrier's tables, then the service's (migrate, when not nil).

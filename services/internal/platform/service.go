@@ -122,7 +122,7 @@ func Run(ctx context.Context, log *slog.Logger, s Service) error {
 		log.Warn("TCC_ADMIN_TOKEN is not set: the admin API refuses every call")
 	}
 
-	db, err := s.Common.OpenDB(ctx)
+	db, err := s.Common.OpenDB(ctx, log)
 	if err != nil {
 		return fmt.Errorf("%s: %w", s.Name, err)
 	}

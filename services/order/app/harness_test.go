@@ -169,7 +169,7 @@ func newSuite(t *testing.T, kind dbKind, mutate func(*Config), coord func(s *sui
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	db, err := cfg.OpenDB(context.Background())
+	db, err := cfg.OpenDB(context.Background(), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
