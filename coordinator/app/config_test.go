@@ -32,7 +32,7 @@ func TestConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := app.Config{
-		Addr: ":7070", SQLitePath: "tccsuite-coordinator.db", DBMaxConns: 64, EtcdEndpoints: []string{"http://127.0.0.1:2379"},
+		Addr: ":7070", SQLitePath: "tccsuite-coordinator.db", DBMaxConns: 64, DBConnectWait: 30 * time.Second, EtcdEndpoints: []string{"http://127.0.0.1:2379"},
 		InstanceID: cfg.InstanceID, AdvertiseAddr: ":7070", LeaseTTL: 5 * time.Second, HMACKey: validEnv["TCC_HMAC_KEY"],
 		Participants:   app.ParticipantSpec{"order": "http://127.0.0.1:8080"},
 		DefaultTimeout: 5 * time.Second, MinTimeout: 100 * time.Millisecond, MaxTimeout: time.Minute, CallTimeout: 5 * time.Second,
