@@ -50,6 +50,10 @@ type Options struct {
 	BreakerThreshold int
 	BreakerCooldown  time.Duration
 	OnBreaker        func(participant string, s breaker.State)
+	// Transport, if set, carries every participant call instead of the pooled
+	// keep-alive http.Transport built per participant (MaxIdlePerHost is then unused).
+	// Simulations set it to route calls to in-memory participants.
+	Transport http.RoundTripper
 }
 
 // Participant is one configured participant with its pooled keep-alive client.
@@ -82,13 +86,16 @@ func New(urls map[string]string, o Options) (*Registry, error) {
 			return nil, fmt.Errorf("registry: participant %q: base URL %q must be http(s)://host[:port][/path]", name, raw)
 		}
 		u.Path = strings.TrimRight(u.Path, "/")
-		tr := &http.Transport{
+		var tr http.RoundTripper = &http.Transport{
 			Proxy:               nil,
 			DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 			MaxIdleConns:        o.MaxIdlePerHost,
 			MaxIdleConnsPerHost: o.MaxIdlePerHost,
 			IdleConnTimeout:     90 * time.Second,
 			ForceAttemptHTTP2:   false,
+		}
+		if o.Transport != nil {
+			tr = o.Transport
 		}
 		c := resty.New().SetTransport(tr).SetRedirectPolicy(resty.NoRedirectPolicy()).
 			SetResponseBodyLimit(1 << 20).SetDisableWarn(true)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tccsuite/tccsuite/coordinator/internal/engine"
 )
@@ -16,8 +17,9 @@ var ErrNoLease = errors.New("enginetest: no live lease")
 // instances' liveness, and leased locks shared by every Membership of one Locks. It is
 // safe for concurrent use. IDs are "x" followed by 15 hex digits, in order.
 type Membership struct {
-	name  string
-	locks *Locks
+	name    string
+	locks   *Locks
+	cluster *Cluster // nil: alone
 
 	mu     sync.Mutex
 	cur    *Epoch
@@ -63,24 +65,94 @@ func (m *Membership) NextID() (string, error) {
 	if m.cur == nil || m.cur.ctx.Err() != nil {
 		return "", ErrNoLease
 	}
+	if m.cluster != nil {
+		return m.cluster.nextXID(), nil
+	}
 	m.nextID++
 	return fmt.Sprintf("x%015x", m.nextID), nil
 }
 
-// LiveOwners returns this instance's live owner tag and those set live by SetLive.
+// LiveOwners returns this instance's live owner tag, those set live by SetLive, and, in
+// a Cluster, the live owner tag of every member.
 func (m *Membership) LiveOwners(context.Context) (map[string]bool, error) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	out := map[string]bool{}
 	for o, ok := range m.live {
 		if ok {
 			out[o] = true
 		}
 	}
-	if m.cur != nil && m.cur.ctx.Err() == nil {
-		out[m.cur.owner] = true
+	if o := m.liveOwner(); o != "" {
+		out[o] = true
+	}
+	c := m.cluster
+	m.mu.Unlock()
+	if c != nil {
+		for _, o := range c.liveOwners() {
+			out[o] = true
+		}
 	}
 	return out, nil
+}
+
+// liveOwner is the live epoch's owner tag, or ""; m.mu is held.
+func (m *Membership) liveOwner() string {
+	if m.cur != nil && m.cur.ctx.Err() == nil && !m.cur.expired.Load() {
+		return m.cur.owner
+	}
+	return ""
+}
+
+// Cluster is a set of Memberships, one per instance, that see each other's live epochs
+// (as etcd shows every live lease: no SetLive needed, and a lost or re-joined epoch is
+// seen by all at once), share one set of lock keys, and draw transaction IDs from one
+// sequence ("x" followed by 15 hex digits, in order across the cluster).
+type Cluster struct {
+	locks *Locks
+
+	mu      sync.Mutex
+	members []*Membership
+	nextID  uint64
+}
+
+// NewCluster returns an empty cluster.
+func NewCluster() *Cluster { return &Cluster{locks: NewLocks()} }
+
+// Locks returns the cluster's lock keys.
+func (c *Cluster) Locks() *Locks { return c.locks }
+
+// Join returns the membership of a new instance name, with a live first epoch.
+func (c *Cluster) Join(name string) *Membership {
+	m := &Membership{name: name, locks: c.locks, cluster: c, live: map[string]bool{}}
+	m.Rejoin()
+	c.mu.Lock()
+	c.members = append(c.members, m)
+	c.mu.Unlock()
+	return m
+}
+
+func (c *Cluster) nextXID() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.nextID++
+	return fmt.Sprintf("x%015x", c.nextID)
+}
+
+// liveOwners lists the owner tag of every member's live epoch. It takes each member's
+// lock alone (never c.mu with one), so it may run under no lock of a member.
+func (c *Cluster) liveOwners() []string {
+	c.mu.Lock()
+	ms := append([]*Membership(nil), c.members...)
+	c.mu.Unlock()
+	var out []string
+	for _, m := range ms {
+		m.mu.Lock()
+		if o := m.liveOwner(); o != "" {
+			out = append(out, o)
+		}
+		m.mu.Unlock()
+	}
+	return out
 }
 
 // SetLive declares another instance's owner tag live (or dead).
@@ -102,6 +174,22 @@ func (m *Membership) LoseLease() {
 	}
 }
 
+// Expire ends the current epoch's lease as the cluster sees it, without this instance
+// noticing: it is no longer among the live owners (of a Cluster's members, or of
+// LiveOwners), its lock keys are freed and it can take no more, but its Context stays
+// live and Epoch still answers it, until LoseLease or Rejoin. This is an instance cut off
+// from etcd whose lease expired before its keep-alive noticed: the window the store's
+// owner fence exists for.
+func (m *Membership) Expire() {
+	m.mu.Lock()
+	ep := m.cur
+	m.mu.Unlock()
+	if ep != nil {
+		ep.expired.Store(true)
+		ep.locks.release(ep)
+	}
+}
+
 // Rejoin ends the current epoch (if any) and begins a new one with a new owner tag
 // ("name#n" for the n-th epoch), which it returns.
 func (m *Membership) Rejoin() *Epoch {
@@ -116,16 +204,20 @@ func (m *Membership) Rejoin() *Epoch {
 
 // Epoch is one lease of a Membership.
 type Epoch struct {
-	owner  string
-	locks  *Locks
-	ctx    context.Context
-	cancel context.CancelFunc
+	owner   string
+	locks   *Locks
+	ctx     context.Context
+	cancel  context.CancelFunc
+	expired atomic.Bool // Expire: dead to the cluster, not yet to the instance
 }
 
 var _ engine.Epoch = (*Epoch)(nil)
 
 // Owner is the epoch's owner tag.
 func (e *Epoch) Owner() string { return e.owner }
+
+// Expired reports whether Expire ended the epoch's lease for the cluster.
+func (e *Epoch) Expired() bool { return e.expired.Load() }
 
 // Context ends when the epoch does.
 func (e *Epoch) Context() context.Context { return e.ctx }
@@ -175,7 +267,7 @@ func (l *Locks) lock(ctx context.Context, ep *Epoch, key, xid string) error {
 		l.mu.Lock()
 		h, taken := l.held[key]
 		if !taken || (h.xid == xid && h.ep == ep) {
-			if ep.ctx.Err() != nil {
+			if ep.ctx.Err() != nil || ep.expired.Load() {
 				l.mu.Unlock()
 				return ErrNoLease
 			}

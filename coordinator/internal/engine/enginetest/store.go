@@ -18,6 +18,23 @@ type Store struct {
 	txs   map[string]*store.Transaction
 	idem  map[string]string // idempotency key -> XID
 	calls map[string]int
+	decs  []DecisionRecord // every decision won, in order
+}
+
+// DecisionRecord is one compare-and-set that left TRYING: the store's decision history.
+type DecisionRecord struct {
+	XID   string
+	Owner string
+	To    tcc.TxStatus
+	At    time.Time
+}
+
+// Decisions returns every decision the store accepted, in order (a correct coordinator
+// records exactly one per transaction).
+func (s *Store) Decisions() []DecisionRecord {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]DecisionRecord(nil), s.decs...)
 }
 
 var _ store.Store = (*Store)(nil)
@@ -84,6 +101,7 @@ func (s *Store) Decide(_ context.Context, ds []store.Decision) []store.DecideRes
 		}
 		t.Status, t.Refusal, t.UpdatedAt = d.To, d.Refusal, time.Now().UTC()
 		out[i].Won = true
+		s.decs = append(s.decs, DecisionRecord{XID: d.XID, Owner: d.Owner, To: d.To, At: t.UpdatedAt})
 	}
 	return out
 }

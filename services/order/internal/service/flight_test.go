@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,16 +16,21 @@ import (
 
 // blockingCatalogue prices every SKU at 100, but its first call waits until its context
 // ends (the leading request's client hanging up) and fails with that.
-type blockingCatalogue struct{ entered chan struct{} }
+// (The first call hands over on entered however late the test receives: a select with
+// a default let a leader that came first price at once, and the test then waited
+// forever.)
+type blockingCatalogue struct {
+	entered chan struct{}
+	first   atomic.Bool
+}
 
 func (k *blockingCatalogue) Price(ctx context.Context, _ string) (int64, error) {
-	select {
-	case k.entered <- struct{}{}:
+	if k.first.CompareAndSwap(false, true) {
+		k.entered <- struct{}{}
 		<-ctx.Done()
 		return 0, ctx.Err()
-	default:
-		return 100, nil
 	}
+	return 100, nil
 }
 func (*blockingCatalogue) Forget(string) {}
 

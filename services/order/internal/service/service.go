@@ -111,6 +111,11 @@ type Service struct {
 	mu      sync.Mutex
 	flights map[string]*flight
 	onJoin  func() // tests: called when a request joins an in-flight duplicate
+	// joinAnyBody, tests only (never set otherwise): a concurrent request with the same
+	// key joins the in-flight one whatever its body, as the single flight did before it
+	// compared fingerprints (the old bug: it got the first request's 201). The history
+	// checker's test builds that broken variant to show it catches it.
+	joinAnyBody bool
 }
 
 // New returns a Service.
@@ -175,7 +180,7 @@ func (s *Service) Place(ctx context.Context, req domain.PlaceRequest, key string
 			break // s.mu held: this request leads
 		}
 		s.mu.Unlock()
-		if f.fingerprint != fp {
+		if f.fingerprint != fp && !s.joinAnyBody {
 			return s.placeKeyed(ctx, req, key, fp)
 		}
 		if s.onJoin != nil {
