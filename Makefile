@@ -5,7 +5,7 @@ GO        ?= go
 PKGS      ?= ./... ./pkg/tcc/...
 TEST_FLAGS ?= -race -count=1 -timeout 15m
 
-.PHONY: run test lint fmt vet golangci tidy openapi-lint docs bench build clean chaos postman fuzz
+.PHONY: run test lint fmt vet golangci tidy openapi-lint docs simulate model history bench build clean chaos postman fuzz
 
 ## run: start the whole suite in one process (embedded etcd and SQLite unless TCC_MYSQL_DSN is set)
 run:
@@ -53,6 +53,22 @@ vet:
 bench:
 	./scripts/ensure-mysql.sh
 	$(GO) test -run '^$$' -bench . -benchtime 3s $(PKGS)
+
+## simulate: the coordinator's deterministic simulation over seeds 1..SEEDS (make test runs a fixed set)
+SEEDS ?= 1000
+simulate:
+	$(GO) test -count=1 -timeout 0 ./coordinator/internal/sim -run 'TestSimulation$$' -sim.seeds=$(SEEDS)
+
+## model: the barrier's model-based test with MODEL_CHECKS generated sequences, on SQLite and MariaDB
+MODEL_CHECKS ?= 2000
+model:
+	./scripts/ensure-mysql.sh
+	$(GO) test -count=1 -timeout 0 -run 'TestBarrierModel$$|TestBarrierModelMySQL$$' ./pkg/tcc/ -rapid.checks=$(MODEL_CHECKS)
+
+## history: the order API's history checker in its long mode (64 clients × 150 operations)
+history:
+	./scripts/ensure-mysql.sh
+	ORDER_HISTORY_LONG=1 $(GO) test -count=1 -timeout 0 -run 'TestPlacementHistory$$' -v ./services/order/app
 
 ## docs: regenerate the configuration tables of the READMEs from the config structs (a test fails when they drift)
 docs:

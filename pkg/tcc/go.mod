@@ -10,6 +10,7 @@ require (
 	github.com/prometheus/client_golang v1.25.0
 	gorm.io/driver/mysql v1.6.0
 	gorm.io/gorm v1.31.2
+	pgregory.net/rapid v1.3.0
 )
 
 require (
