@@ -19,7 +19,6 @@ type Common struct {
 	MySQLDSN      string        `env:"MYSQL_DSN,dsn" desc:"the service’s MySQL schema (created if missing); exactly one of this and the next"`
 	SQLitePath    string        `env:"SQLITE_PATH" desc:"an SQLite file instead (quick start, development)"`
 	DBMaxConns    int           `env:"DB_MAX_CONNS" envDefault:"64" desc:"MySQL pool size"`
-	// DBConnectWait: at start, how long an unreachable database is waited for.
 	DBConnectWait time.Duration `env:"DB_CONNECT_WAIT" envDefault:"30s" desc:"at start, how long an unreachable database is waited for (retrying, logged) before the service gives up; '0' gives up at once"`
 	HMACKey       string        `env:"TCC_HMAC_KEY,noprefix,secret" desc:"key the coordinator signs participant calls with (≥ 16 bytes); required unless 'TCC_INSECURE'"`
 	Insecure      bool          `env:"TCC_INSECURE,noprefix" envDefault:"false" desc:"accept unsigned participant calls (local development only; logged loudly)"`
