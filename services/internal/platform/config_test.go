@@ -24,7 +24,7 @@ func TestCommonDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Common{SQLitePath: "x.db", Insecure: true, DBMaxConns: 64, MaxBodyBytes: 16 << 10, ShutdownGrace: 15 * time.Second,
+	want := Common{SQLitePath: "x.db", Insecure: true, DBMaxConns: 64, DBConnectWait: 30 * time.Second, MaxBodyBytes: 16 << 10, ShutdownGrace: 15 * time.Second,
 		BarrierRetention: DefaultBarrierRetention, PurgeInterval: time.Hour, LogLevel: slog.LevelInfo}
 	if c.Common != want || c.Addr != ":9000" {
 		t.Errorf("got %+v, want %+v", c, want)
