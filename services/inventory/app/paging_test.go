@@ -1,40 +1,14 @@
 package app
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
-	"net/http"
 	"testing"
-	"time"
 )
 
 // TestStockPaging walks GET /api/v1/stock page by page: every item once, in order, the
 // last page without a cursor; a malformed cursor or limit is a 400.
 func TestStockPaging(t *testing.T) {
-	cfg, err := ConfigFromEnv(func(k string) string {
-		return map[string]string{
-			"INVENTORY_SQLITE_PATH": t.TempDir() + "/inventory.db",
-			"TCC_HMAC_KEY":          testHMACKey,
-			"TCC_ADMIN_TOKEN":       testAdminToken,
-		}[k]
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Listener = listen(t)
-	base := "http://" + cfg.Listener.Addr().String()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- Run(ctx, cfg, slog.New(slog.DiscardHandler)) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
-	c := client{t, &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}}
-	admin := http.Header{"Authorization": {"Bearer " + testAdminToken}}
+	base, c, admin := serveOnSQLite(t)
 	const n = 7
 	for i := 0; i < n; i++ {
 		if st, m := c.call("PUT", fmt.Sprintf("%s/api/v1/stock/SKU-%d", base, i), []byte(`{"price":1,"available":1}`), admin); st != 200 {

@@ -1,40 +1,15 @@
 package app
 
 import (
-	"context"
-	"log/slog"
 	"net/http"
 	"testing"
-	"time"
 )
 
 // TestZeroPriceRefused: an item priced 0 could never be ordered (payment refuses to hold
 // an amount of 0, so every order of it would be cancelled with a 503 to the buyer). The
 // admin API refuses the price at the input with a 400, and the item is left as it was.
 func TestZeroPriceRefused(t *testing.T) {
-	cfg, err := ConfigFromEnv(func(k string) string {
-		return map[string]string{
-			"INVENTORY_SQLITE_PATH": t.TempDir() + "/inventory.db",
-			"TCC_HMAC_KEY":          testHMACKey,
-			"TCC_ADMIN_TOKEN":       testAdminToken,
-		}[k]
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Listener = listen(t)
-	base := "http://" + cfg.Listener.Addr().String()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- Run(ctx, cfg, slog.New(slog.DiscardHandler)) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
-	c := client{t, &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}}
-	admin := http.Header{"Authorization": {"Bearer " + testAdminToken}}
+	base, c, admin := serveOnSQLite(t)
 
 	if st, m := c.call("PUT", base+"/api/v1/stock/SKU-0", []byte(`{"price":0,"available":5}`), admin); st != http.StatusBadRequest || m["code"] != "BAD_REQUEST" {
 		t.Fatalf("PUT a new item at price 0: %d %v, want 400 BAD_REQUEST", st, m)

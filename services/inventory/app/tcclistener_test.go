@@ -198,20 +198,10 @@ func TestTCCOnTheMainListenerByDefault(t *testing.T) {
 	if cfg.SeparateTCC() {
 		t.Fatal("a second listener without INVENTORY_TCC_ADDR")
 	}
-	cfg.Listener = listen(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- Run(ctx, cfg, slog.New(slog.DiscardHandler)) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
-	c := client{t, &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}}
+	base, c := serve(t, cfg)
 	// An unknown SKU: the Try reaches the action (409 TCC_REJECTED), not a 404.
 	body := []byte(`{"order_id":"o-1","sku":"NOPE","quantity":1,"unit_price":100}`)
-	st, m := c.call("POST", "http://"+cfg.Listener.Addr().String()+"/tcc/reserve/try", body, http.Header{
+	st, m := c.call("POST", base+"/tcc/reserve/try", body, http.Header{
 		tcc.HeaderXID: {"xid-1"}, tcc.HeaderBranchID: {"inventory"}, tcc.HeaderDeadline: {tcc.FormatDeadline(time.Now().Add(time.Minute))}})
 	if st != http.StatusConflict {
 		t.Errorf("Try on the main port: %d %v, want 409 (served)", st, m)
