@@ -53,3 +53,22 @@ func TestWaitAvailable(t *testing.T) {
 		})
 	}
 }
+
+// TestWaitAvailableCtxDone: the end of ctx stops the wait at once with the last error.
+func TestWaitAvailableCtxDone(t *testing.T) {
+	down := &mysqldrv.MySQLError{Number: 1053}
+	ctx, cancel := context.WithCancel(context.Background())
+	calls := 0
+	start := time.Now()
+	err := dbx.WaitAvailable(ctx, time.Minute, slog.New(slog.DiscardHandler), func(context.Context) error {
+		calls++
+		cancel()
+		return down
+	})
+	if !errors.Is(err, down) || calls != 1 {
+		t.Fatalf("err %v after %d calls, want %v after 1", err, calls, down)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("took %s: the wait did not end with ctx", d)
+	}
+}

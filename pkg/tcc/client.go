@@ -131,14 +131,20 @@ func NewClient(baseURL string, opts ...ClientOption) (*Client, error) {
 const HeaderWaitBudget = "X-TCC-Wait-Budget"
 
 // waitBudget is what Begin announces in HeaderWaitBudget: the call's remaining time (the
-// earlier of ctx's deadline and the client's timeout) less a margin for the answer's
-// way back of a tenth of it, within [20ms, 1s]; at least 1ms.
-func (c *Client) waitBudget(ctx context.Context) time.Duration {
-	left := c.timeout
-	if dl, ok := ctx.Deadline(); ok {
-		left = min(left, time.Until(dl))
+// earlier of ctx's deadline and the client's timeout, a timeout <= 0 being none) less a
+// margin for the answer's way back of a tenth of it, within [20ms, 1s]; at least 1ms.
+// ok is false when the call is unbounded: Begin then announces nothing.
+func (c *Client) waitBudget(ctx context.Context) (budget time.Duration, ok bool) {
+	left, bounded := c.timeout, c.timeout > 0
+	if dl, has := ctx.Deadline(); has {
+		if d := time.Until(dl); !bounded || d < left {
+			left, bounded = d, true
+		}
 	}
-	return max(left-min(max(left/10, 20*time.Millisecond), time.Second), time.Millisecond)
+	if !bounded {
+		return 0, false
+	}
+	return max(left-min(max(left/10, 20*time.Millisecond), time.Second), time.Millisecond), true
 }
 
 // Begin starts a global transaction and waits as req.Wait says, within the call's
@@ -154,8 +160,10 @@ func (c *Client) Begin(ctx context.Context, req BeginRequest, idempotencyKey str
 		return nil, fmt.Errorf("tcc: begin: %w", err)
 	}
 	build := func() *resty.Request {
-		r := c.req(ctx, false).SetBody(body).SetHeader("Content-Type", "application/json").
-			SetHeader(HeaderWaitBudget, strconv.FormatInt(c.waitBudget(ctx).Milliseconds(), 10))
+		r := c.req(ctx, false).SetBody(body).SetHeader("Content-Type", "application/json")
+		if budget, ok := c.waitBudget(ctx); ok {
+			r.SetHeader(HeaderWaitBudget, strconv.FormatInt(budget.Milliseconds(), 10))
+		}
 		if idempotencyKey != "" {
 			r.SetHeader("Idempotency-Key", idempotencyKey)
 		}

@@ -33,6 +33,8 @@ func TestBeginWaitBudget(t *testing.T) {
 		{"ctx deadline sooner", 11 * time.Second, 2 * time.Second, 1_700, 1_800},
 		{"client timeout sooner", 1200 * time.Millisecond, 5 * time.Second, 1_080, 1_080},
 		{"short budget keeps a 20ms margin", 100 * time.Millisecond, 0, 80, 80},
+		{"no client timeout: ctx deadline", 0, 2 * time.Second, 1_700, 1_800},
+		{"no bound at all: nothing announced", 0, 0, -1, -1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -50,7 +52,14 @@ func TestBeginWaitBudget(t *testing.T) {
 			if _, err := c.Begin(ctx, tcc.BeginRequest{}, "k"); err != nil {
 				t.Fatal(err)
 			}
-			ms, err := strconv.ParseInt(<-got, 10, 64)
+			h := <-got
+			if tc.max < 0 {
+				if h != "" {
+					t.Fatalf("announced %q for an unbounded call", h)
+				}
+				return
+			}
+			ms, err := strconv.ParseInt(h, 10, 64)
 			if err != nil || ms < tc.min || ms > tc.max {
 				t.Fatalf("announced %d ms (%v), want %d..%d", ms, err, tc.min, tc.max)
 			}

@@ -38,7 +38,7 @@ func (r *txRun) decide(to tcc.TxStatus, refusal *tcc.Refusal) bool {
 		if res.Err == nil {
 			// Lost: either an earlier attempt of ours won with an unknown answer, or the
 			// row was decided or taken over by another coordinator.
-			t, err := r.e.st.Get(context.Background(), r.xid)
+			t, err := r.readRow()
 			if err == nil {
 				if t.Owner == r.owner && t.Status == to {
 					r.markDecided(to, refusal)
@@ -59,8 +59,14 @@ func (r *txRun) decide(to tcc.TxStatus, refusal *tcc.Refusal) bool {
 
 // decidedByUs reads whether the row holds this run's decision to (under its owner).
 func (r *txRun) decidedByUs(to tcc.TxStatus) bool {
+	t, err := r.readRow()
+	return err == nil && t.Owner == r.owner && t.Status == to
+}
+
+// readRow reads the transaction's row, bounded in time so that a hung database cannot
+// hold the decision loop past the end of the lease.
+func (r *txRun) readRow() (*store.Transaction, error) {
 	ctx, cancel := context.WithTimeout(r.ctx, 5*time.Second)
 	defer cancel()
-	t, err := r.e.st.Get(ctx, r.xid)
-	return err == nil && t.Owner == r.owner && t.Status == to
+	return r.e.st.Get(ctx, r.xid)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tccsuite/tccsuite/internal/chaos/faultproxy"
 	"github.com/tccsuite/tccsuite/internal/chaos/invariant"
+	"github.com/tccsuite/tccsuite/internal/tcpproxy"
 )
 
 // chaosRun is the state of one chaos run: the processes and proxies it started, the
@@ -31,7 +32,7 @@ type chaosRun struct {
 	lb          *coordBalancer
 	db          *mariadbServer // the private MariaDB, nil without PrivateMySQL
 	etcd        *etcdServer
-	etcdProxies []*tcpProxy // one per coordinator, same index as coords
+	etcdProxies []*tcpproxy.Proxy // one per coordinator, same index as coords
 
 	// The faults (faults.go, mariadb.go, etcd.go), one at a time per kind.
 	killMu      sync.Mutex

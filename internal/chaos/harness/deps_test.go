@@ -6,6 +6,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/tccsuite/tccsuite/internal/tcpproxy"
 )
 
 // TestTCPProxyCut checks the partition proxy: bytes flow, Cut resets the open
@@ -26,7 +28,7 @@ func TestTCPProxyCut(t *testing.T) {
 			go func() { _, _ = io.Copy(c, c); _ = c.Close() }()
 		}
 	}()
-	px, err := newTCPProxy(ctx, ln.Addr().String())
+	px, err := tcpproxy.New(ctx, ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}

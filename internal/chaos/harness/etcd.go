@@ -11,7 +11,7 @@ import (
 )
 
 // etcdServer is the run's embedded etcd, restartable on the same data directory and the
-// same client and peer ports, so that its clients (reaching it through one tcpProxy per
+// same client and peer ports, so that its clients (reaching it through one tcpproxy.Proxy per
 // coordinator) see an outage and then the same cluster again, with every key and lease
 // it had persisted.
 type etcdServer struct {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tccsuite/tccsuite/internal/chaos/faultproxy"
 	"github.com/tccsuite/tccsuite/internal/dbx"
+	"github.com/tccsuite/tccsuite/internal/tcpproxy"
 )
 
 // components are the suite's processes by component name, as in Config.Binaries.
@@ -61,7 +62,7 @@ func (r *chaosRun) startDependencies(ctx context.Context) (stop func(), err erro
 	r.etcd = etcd
 	undo.add(etcd.stop)
 	for range r.cfg.Coordinators {
-		px, err := newTCPProxy(ctx, etcd.clientAddr())
+		px, err := tcpproxy.New(ctx, etcd.clientAddr())
 		if err != nil {
 			return undo.run, err
 		}

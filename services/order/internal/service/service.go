@@ -167,7 +167,7 @@ func (s *Service) Place(ctx context.Context, req domain.PlaceRequest, key string
 		if err != nil {
 			return Placed{}, err
 		}
-		return s.begin(ctx, p, s.cfg.TxTimeout.Milliseconds(), req.SKU)
+		return s.begin(ctx, p, s.cfg.TxTimeout.Milliseconds())
 	}
 	// Concurrent duplicates in this process share one execution; a concurrent request
 	// with another body does not join it: the key's claim in the database decides
@@ -250,7 +250,7 @@ func (s *Service) placeKeyed(ctx context.Context, req domain.PlaceRequest, key, 
 		}
 		timeoutMS = s.cfg.TxTimeout.Milliseconds()
 	}
-	res, err := s.begin(ctx, p, timeoutMS, req.SKU)
+	res, err := s.begin(ctx, p, timeoutMS)
 	rctx, cancelRecord := context.WithTimeout(context.WithoutCancel(ctx), s.budgets.Record)
 	defer cancelRecord()
 	var refused *domain.RefusedError
@@ -316,7 +316,7 @@ func (s *Service) price(ctx context.Context, req domain.PlaceRequest, orderID st
 
 // begin runs the global transaction of placement p with timeoutMS and maps its outcome.
 // The call waits at most Budgets.Coordinator, whether or not the client is still there.
-func (s *Service) begin(ctx context.Context, p domain.Placement, timeoutMS int64, sku string) (Placed, error) {
+func (s *Service) begin(ctx context.Context, p domain.Placement, timeoutMS int64) (Placed, error) {
 	orderID := p.OrderID
 	begin, err := beginRequest(p, timeoutMS, s.cfg.Wait)
 	if err != nil {
@@ -353,7 +353,7 @@ func (s *Service) begin(ctx context.Context, p domain.Placement, timeoutMS int64
 			case domain.RefusedOutOfStock, domain.RefusedInsufficientFunds, domain.RefusedPriceChanged,
 				domain.RefusedUnknownSKU, domain.RefusedUnknownAccount:
 				if r.Code == domain.RefusedPriceChanged || r.Code == domain.RefusedUnknownSKU {
-					s.catalogue.Forget(sku)
+					s.catalogue.Forget(p.SKU)
 				}
 				log.Info("order refused", "code", r.Code, "participant", r.Participant)
 				return Placed{}, &domain.RefusedError{Code: r.Code, Message: refusalMessage(r.Code), OrderID: orderID, XID: tx.XID}

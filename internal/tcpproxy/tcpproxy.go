@@ -1,4 +1,6 @@
-package harness
+// Package tcpproxy is a TCP proxy that can be cut, for tests and fault injection that take
+// a dependency away (a database, etcd) and give it back.
+package tcpproxy
 
 import (
 	"context"
@@ -9,14 +11,14 @@ import (
 	"time"
 )
 
-// tcpProxy forwards TCP connections from its own loopback address to a target, and can
+// Proxy forwards TCP connections from its own loopback address to a target, and can
 // be cut: Cut closes every forwarded connection at once (with a reset) and answers every
 // new one with a reset until Restore. It models a network partition between one client
 // (a coordinator) and a server (etcd) that both stay up and reachable by everyone else.
 //
 // Guarantees: after Cut returns, no byte flows through the proxy in either direction
 // until Restore is called; a connection accepted before Cut never outlives it.
-type tcpProxy struct {
+type Proxy struct {
 	ln     net.Listener
 	target string
 	ctx    context.Context // ends with Close, aborting dials in flight
@@ -26,17 +28,18 @@ type tcpProxy struct {
 	cut   bool
 	conns map[net.Conn]struct{}
 	done  chan struct{}
+	once  sync.Once
 	wg    sync.WaitGroup
 }
 
-// newTCPProxy listens on a free loopback port and forwards to target (host:port) until
-// Close. ctx bounds the listen only.
-func newTCPProxy(ctx context.Context, target string) (*tcpProxy, error) {
+// New listens on a free loopback port and forwards to target (host:port) until Close.
+// ctx bounds the listen only.
+func New(ctx context.Context, target string) (*Proxy, error) {
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	p := &tcpProxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}, done: make(chan struct{})}
+	p := &Proxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}, done: make(chan struct{})}
 	p.ctx, p.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	p.wg.Add(1)
 	go p.serve()
@@ -44,9 +47,9 @@ func newTCPProxy(ctx context.Context, target string) (*tcpProxy, error) {
 }
 
 // Addr is the proxy's host:port.
-func (p *tcpProxy) Addr() string { return p.ln.Addr().String() }
+func (p *Proxy) Addr() string { return p.ln.Addr().String() }
 
-func (p *tcpProxy) serve() {
+func (p *Proxy) serve() {
 	defer p.wg.Done()
 	for {
 		c, err := p.ln.Accept()
@@ -75,7 +78,7 @@ func (p *tcpProxy) serve() {
 	}
 }
 
-func (p *tcpProxy) forward(c net.Conn) {
+func (p *Proxy) forward(c net.Conn) {
 	defer p.wg.Done()
 	up, err := (&net.Dialer{Timeout: 2 * time.Second}).DialContext(p.ctx, "tcp", p.target)
 	if err != nil {
@@ -102,12 +105,13 @@ func (p *tcpProxy) forward(c net.Conn) {
 			_ = up.Close()
 		})
 	}
-	go func() { _, _ = io.Copy(up, c); closeBoth() }()
+	p.wg.Add(1)
+	go func() { defer p.wg.Done(); _, _ = io.Copy(up, c); closeBoth() }()
 	_, _ = io.Copy(c, up)
 	closeBoth()
 }
 
-func (p *tcpProxy) drop(c net.Conn) {
+func (p *Proxy) drop(c net.Conn) {
 	p.mu.Lock()
 	delete(p.conns, c)
 	p.mu.Unlock()
@@ -121,8 +125,8 @@ func reset(c net.Conn) {
 	_ = c.Close()
 }
 
-// Cut closes every forwarded connection and refuses new ones until Restore.
-func (p *tcpProxy) Cut() {
+// Cut closes every forwarded connection (with a reset) and resets new ones until Restore.
+func (p *Proxy) Cut() {
 	p.mu.Lock()
 	p.cut = true
 	conns := p.conns
@@ -134,17 +138,20 @@ func (p *tcpProxy) Cut() {
 }
 
 // Restore lets connections through again.
-func (p *tcpProxy) Restore() {
+func (p *Proxy) Restore() {
 	p.mu.Lock()
 	p.cut = false
 	p.mu.Unlock()
 }
 
-// Close stops the proxy and closes every connection.
-func (p *tcpProxy) Close() {
-	close(p.done)
-	p.cancel()
-	_ = p.ln.Close()
-	p.Cut()
+// Close stops the proxy, closes every connection and waits for its goroutines. It is
+// idempotent.
+func (p *Proxy) Close() {
+	p.once.Do(func() {
+		close(p.done)
+		p.cancel()
+		_ = p.ln.Close()
+		p.Cut()
+	})
 	p.wg.Wait()
 }
