@@ -70,8 +70,18 @@ func (r *run) adoptOn(ctx context.Context, c *gorm.DB, conn *sql.Conn) (int64, e
 	switch {
 	case v < 0 || v > r.latest:
 		return 0, fmt.Errorf("baseline version %d out of 0..%d", v, r.latest)
-	case v == 0 && (!exists || recorded[0]):
-		return 0, nil // nothing to adopt: goose creates the table and runs every version
+	case v == 0 && recorded[0]:
+		return 0, nil // nothing to adopt: goose runs every version
+	case v == 0:
+		// A new database: create the version table (with version 0) here, under the lock,
+		// rather than leave it to goose, whose check-then-create of the table races between
+		// processes starting at once (each recorded version 0).
+		if !exists {
+			if err := st.CreateVersionTable(ctx, conn); err != nil {
+				return 0, err
+			}
+		}
+		return 0, st.Insert(ctx, conn, database.InsertRequest{Version: 0})
 	}
 	if !exists {
 		if err := st.CreateVersionTable(ctx, conn); err != nil {
